@@ -1,0 +1,45 @@
+# One entry point for people and CI. `make run` and `make test` are the README's Quick start.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+GRPC ?= 127.0.0.1:50051
+
+.PHONY: run test install install-test bench lint proto dev clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install -q .
+
+install-test: $(BIN)/python
+	$(BIN)/python -m pip install -q ".[test]"
+
+## make run: create .venv, install, serve gRPC on the embedded default KB
+run: install
+	$(BIN)/fundguard serve --grpc $(GRPC)
+
+## make test: create .venv, install with test extras, lint + type-check, run the whole suite
+test: install-test
+	$(BIN)/ruff check agent adapters knowledge_base central installer bench tests setup.py
+	$(BIN)/mypy agent adapters knowledge_base
+	$(BIN)/python -m pytest -q
+
+lint: install-test
+	$(BIN)/ruff check agent adapters knowledge_base central installer bench tests setup.py
+	$(BIN)/mypy agent adapters knowledge_base
+
+## make bench: engine p50/p99 (10 and 50 lines) and gRPC Check vs a bare echo service
+bench: install-test
+	$(BIN)/python -m bench
+
+## make dev: a second venv (.dev/venv) whose `fundguard` namespace points at this work tree (no reinstall needed)
+dev:
+	$(PY) -m venv .dev/venv
+	.dev/venv/bin/python -m pip install -q --upgrade pip
+	.dev/venv/bin/python -m pip install -q ".[test]" && .dev/venv/bin/python -m pip uninstall -q -y fundguard
+	.dev/venv/bin/python scripts/dev_tree.py
+
+clean:
+	rm -rf $(VENV) .dev build dist *.egg-info

@@ -1,0 +1,77 @@
+"""The only entry point of the pure check engine: `check(request, kb, service_date, judgement_id)`.
+
+For each current order line it looks the national code up in the compiled KB, keeps the points in force on the
+line's date, hands them to their rule family and turns the families' findings into alerts. No I/O, no clock:
+the date of service and the judgement id come in as arguments.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from .index import CompiledKB, CompiledPoint
+from .model import Alert, AlertLine, CheckRequest, CheckResult, OrderLine
+from .rules import FAMILIES, Context, Finding
+
+__all__ = ["check"]
+
+CENT = Decimal("0.01")
+
+
+def check(request: CheckRequest, kb: CompiledKB, service_date: date, judgement_id: str) -> CheckResult:
+    """Judge `request` against `kb` as of `service_date`; alerts are ordered deterministically."""
+    ctx = Context(request, kb, service_date)
+    by_family: dict[str, list[tuple[OrderLine, CompiledPoint]]] = {}
+    by_code = kb.by_code
+    for line in ctx.current_lines:
+        points = by_code.get(line.hilist_code)
+        if not points:
+            continue
+        day = line.begn_date or service_date
+        for point in points:
+            if point.applies_on(day):
+                by_family.setdefault(point.family, []).append((line, point))
+
+    findings: list[Finding] = []
+    for family_name, hits in by_family.items():
+        findings.extend(FAMILIES[family_name].check(ctx, hits))
+    findings.sort(key=_order_key)
+    alerts = tuple(
+        _to_alert(f, f"{judgement_id}-{n:03d}", request.encounter.mdtrt_id) for n, f in enumerate(findings, 1)
+    )
+    return CheckResult(
+        judgement_id=judgement_id, kb_revision=kb.revision, service_date=service_date, alerts=alerts
+    )
+
+
+def _order_key(f: Finding) -> tuple[str, str, tuple[str, ...]]:
+    return (f.point.rule.rule_id, f.point.kp_id, tuple(line.rx_id for line, _ in f.violating))
+
+
+def _to_alert(f: Finding, jr_id: str, mdtrt_id: str) -> Alert:
+    rule = f.point.rule
+    lines = [AlertLine(line.rx_id, "1", amt.quantize(CENT)) for line, amt in f.violating]
+    seen = {line.rx_id for line, _ in f.violating}
+    for line in f.related:
+        if line.rx_id not in seen:
+            seen.add(line.rx_id)
+            lines.append(AlertLine(line.rx_id, "2", Decimal("0.00")))
+    total = sum((amt for _, amt in f.violating), Decimal(0)).quantize(CENT)
+    first = f.violating[0][0] if f.violating else None
+    return Alert(
+        jr_id=jr_id,
+        rule_id=rule.rule_id,
+        rule_name=rule.rule_name,
+        rule_class=rule.rule_class,
+        kp_id=f.point.kp_id,
+        vola_cont=f.text,
+        sev_deg=f.sev_deg or rule.sev_deg,
+        workflow_impact=f.workflow_impact or rule.workflow_impact,
+        vola_amt=total,
+        rx_ids=tuple(al.rx_id for al in lines),
+        lines=tuple(lines),
+        vola_evid=f.point.constraint,
+        mdtrt_id=mdtrt_id,
+        drord_dr_codg=first.drord_dr_codg if first else "",
+    )

@@ -1,0 +1,45 @@
+"""Rule families, one module each; `FAMILIES` maps a family name to its `Family`."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from ..texts import register
+from ._base import Context, Family, Finding, Hit
+
+__all__ = ["FAMILIES", "FAMILY_MODULES", "Context", "Family", "Finding", "Hit"]
+
+# family name -> module in this package (the module defines FAMILY and TEXTS)
+FAMILY_MODULES: dict[str, str] = {
+    "sex": "sex",
+    "age": "age",
+    "insurance": "insurance",
+    "visit": "visit",
+    "level": "level",
+    "indication": "indication",
+    "second_line": "second_line",
+    "herbal": "herbal",
+    "pair": "pair",
+    "frequency": "frequency",
+    "course": "course",
+    "interval": "interval",
+    "surgery": "surgery",
+    "internet": "internet",
+}
+
+
+def _load() -> dict[str, Family]:
+    families: dict[str, Family] = {}
+    for name, module_name in FAMILY_MODULES.items():
+        try:
+            module = import_module(f"{__name__}.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{module_name}":
+                raise
+            continue  # family not written yet: the KB loader rejects points that need it
+        register(module.TEXTS)
+        families[name] = module.FAMILY
+    return families
+
+
+FAMILIES: dict[str, Family] = _load()

@@ -1,0 +1,142 @@
+"""What a rule family is, and the per-check context every family reads.
+
+A family module exposes `FAMILY = Family(name, compile_params, check)`:
+- `compile_params(raw, kb_params, where)` turns a point's bundle params into a typed object at KB load
+  (raise `KbInvalid(msg, where)` on bad data);
+- `check(ctx, hits)` gets every (current line, point in force) pair of that family and returns findings.
+The engine turns findings into alerts (jr_id, rule meta, amounts). Nothing here does I/O or reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+from ..index import CompiledKB, CompiledPoint, KbParameters
+from ..model import CheckRequest, Encounter, OrderLine, WorkflowImpact
+from ..texts import render
+
+__all__ = ["Context", "Family", "Finding", "Hit", "age_in", "line_amount"]
+
+Hit = tuple[OrderLine, CompiledPoint]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A family's verdict on one point: violating lines with their amounts, plus lines merely involved."""
+
+    point: CompiledPoint
+    violating: tuple[tuple[OrderLine, Decimal], ...]
+    text: str
+    related: tuple[OrderLine, ...] = ()
+    sev_deg: str | None = None
+    workflow_impact: WorkflowImpact | None = None
+
+
+CompileParams = Callable[[Mapping[str, Any], KbParameters, str], Any]
+CheckFn = Callable[["Context", Sequence[Hit]], list[Finding]]
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """A rule family: one module, one name, compile + check."""
+
+    name: str
+    compile_params: CompileParams
+    check: CheckFn
+
+
+def line_amount(line: OrderLine) -> Decimal:
+    """The line's total: sumamt when given, else cnt × pric."""
+    return line.sumamt if line.sumamt else line.cnt * line.pric
+
+
+def age_in(birth: date, on: date, unit: str) -> int:
+    """Completed years, months or days of age on `on`."""
+    if unit == "day":
+        return (on - birth).days
+    months = (on.year - birth.year) * 12 + (on.month - birth.month) - (1 if on.day < birth.day else 0)
+    return months if unit == "month" else months // 12
+
+
+class Context:
+    """Everything families need about one request, computed lazily and at most once."""
+
+    def __init__(self, request: CheckRequest, kb: CompiledKB, service_date: date) -> None:
+        self.request = request
+        self.kb = kb
+        self.params = kb.params
+        self.service_date = service_date
+        self.patient = request.patient
+        self.encounter = request.encounter
+        self.locale = request.locale
+
+    def say(self, key: str, **fields: object) -> str:
+        """Render the alert text `key` in the request's locale."""
+        return render(key, self.locale, fields)
+
+    def line_date(self, line: OrderLine) -> date:
+        """The date a line is used on: its order start date, else the date of service."""
+        return line.begn_date or self.service_date
+
+    @cached_property
+    def current_lines(self) -> tuple[OrderLine, ...]:
+        """Lines under check now (curr_drord_flag 1)."""
+        return tuple(o for o in self.encounter.orders if o.current)
+
+    @cached_property
+    def earlier_lines(self) -> tuple[OrderLine, ...]:
+        """Lines of this encounter given as context (curr_drord_flag 0)."""
+        return tuple(o for o in self.encounter.orders if not o.current)
+
+    @cached_property
+    def encounter_by_code(self) -> dict[str, list[OrderLine]]:
+        """All lines of this encounter (current and earlier) by national code."""
+        out: dict[str, list[OrderLine]] = {}
+        for o in self.encounter.orders:
+            out.setdefault(o.hilist_code, []).append(o)
+        return out
+
+    @cached_property
+    def history_by_code(self) -> dict[str, list[tuple[Encounter, OrderLine]]]:
+        """Lines of earlier encounters (request.history) by national code."""
+        out: dict[str, list[tuple[Encounter, OrderLine]]] = {}
+        for enc in self.request.history:
+            for o in enc.orders:
+                out.setdefault(o.hilist_code, []).append((enc, o))
+        return out
+
+    @cached_property
+    def diagnosis_codes(self) -> tuple[str, ...]:
+        """Diagnosis codes of this encounter (incl. the main discharge diagnosis), upper-cased."""
+        codes = [d.dise_codg.upper() for d in self.encounter.diagnoses if d.dise_codg]
+        if self.encounter.dscg_main_dise_codg:
+            codes.append(self.encounter.dscg_main_dise_codg.upper())
+        return tuple(dict.fromkeys(codes))
+
+    @cached_property
+    def visit_class(self) -> str | None:
+        """inpatient / outpatient / emergency / pharmacy from med_type (or med_mdtrt_type); None if unknown."""
+        enc = self.encounter
+        return self.params.visit_class_by_med_type.get(enc.med_type) or (
+            self.params.visit_class_by_med_mdtrt_type.get(enc.med_mdtrt_type)
+        )
+
+    @cached_property
+    def level_rank(self) -> int | None:
+        """Institution level rank (3 三级 … 0 未定级) from medins_lv; None when not mapped."""
+        return self.params.hosp_lv_rank.get(self.encounter.medins_lv)
+
+    @cached_property
+    def is_internet(self) -> bool:
+        """True for an internet-hospital (互联网诊疗) encounter."""
+        enc = self.encounter
+        return enc.internet_flag or enc.med_type in self.params.internet_med_types
+
+    def age(self, unit: str, on: date | None = None) -> int:
+        """Patient's completed age in `unit` on `on` (default: the date of service)."""
+        return age_in(self.patient.brdy, on or self.service_date, unit)

@@ -1,0 +1,261 @@
+"""Validate a JSON-shaped check request once (pydantic) and turn it into the engine's domain objects.
+
+The shape is the proto's (`CheckRequest` in proto3 JSON with the national snake_case names): every JSON transport
+(national 3101 gateway, CLI, FHIR, files) builds this mapping and calls `parse_request`. Vendor extras are ignored,
+numbers may come as strings or numbers, absent values as null or "". Errors name the dotted field path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from fundguard.agent.engine import model as m
+from fundguard.agent.engine.errors import InvalidField
+
+from .scalars import GENDERS, TRIG_SCENS, parse_date, parse_decimal, parse_flag, text
+
+__all__ = ["ParsedRequest", "parse_request"]
+
+
+def _date(value: object) -> date | None:
+    try:
+        return parse_date(value, "")
+    except InvalidField as exc:
+        raise ValueError(exc.message) from None
+
+
+def _decimal(value: object) -> Decimal | None:
+    try:
+        return parse_decimal(value, "")
+    except InvalidField as exc:
+        raise ValueError(exc.message) from None
+
+
+def _required_text(value: object) -> str:
+    out = text(value)
+    if not out:
+        raise ValueError("is required")
+    return out
+
+
+Str = Annotated[str, BeforeValidator(text)]
+ReqStr = Annotated[str, BeforeValidator(_required_text)]
+Day = Annotated[date | None, BeforeValidator(_date)]
+Dec = Annotated[Decimal | None, BeforeValidator(_decimal)]
+Flag = Annotated[bool, BeforeValidator(parse_flag)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class PatientIn(_In):
+    patn_id: ReqStr
+    gend: ReqStr
+    brdy: Day
+    patn_name: Str = ""
+    poolarea: Str = ""
+
+    @field_validator("gend")
+    @classmethod
+    def _gend(cls, v: str) -> str:
+        if v not in GENDERS:
+            raise ValueError("must be 0 未知, 1 男, 2 女 or 9 未说明")
+        return v
+
+    @field_validator("brdy")
+    @classmethod
+    def _brdy(cls, v: date | None) -> date | None:
+        if v is None:
+            raise ValueError("is required (yyyy-MM-dd)")
+        return v
+
+
+class DiagnosisIn(_In):
+    dise_codg: ReqStr
+    dise_name: Str = ""
+    maindise_flag: Flag = False
+    inout_dise_type: Str = ""
+    dise_date: Day = None
+
+
+class OrderIn(_In):
+    rx_id: ReqStr
+    hilist_code: ReqStr
+    cnt: Dec
+    pric: Dec = None
+    sumamt: Dec = None
+    hilist_pric: Dec = None
+    hilist_name: Str = ""
+    hilist_type: Str = ""
+    chrg_type: Str = ""
+    rxno: Str = ""
+    grpno: Str = ""
+    drord_begn_date: Day = None
+    drord_stop_date: Day = None
+    drord_dr_codg: Str = ""
+    drord_dr_profttl: Str = ""
+    drord_dept_codg: Str = ""
+    long_drord_flag: Flag = False
+    curr_drord_flag: Str = "1"
+    hosplist_code: Str = ""
+    spec_unt: Str = ""
+    drord_bhvr: Str = ""
+
+    @field_validator("cnt")
+    @classmethod
+    def _cnt(cls, v: Decimal | None) -> Decimal:
+        if v is None:
+            raise ValueError("is required (a decimal number)")
+        return v
+
+
+class OperationIn(_In):
+    oprn_code: Str = ""
+    oprn_name: Str = ""
+    main_oprn_flag: Flag = False
+    oprn_date: Day = None
+    setl_list_oprn_id: Str = ""
+
+
+class EncounterIn(_In):
+    mdtrt_id: ReqStr
+    med_type: Str = ""
+    med_mdtrt_type: Str = ""
+    insutype: Str = ""
+    medins_lv: Str = ""
+    medins_id: Str = ""
+    medins_type: Str = ""
+    out_setl_flag: Str = ""
+    adm_date: Day = None
+    dscg_date: Day = None
+    dr_codg: Str = ""
+    matn_stas: Str = ""
+    dscg_main_dise_codg: Str = ""
+    internet_flag: Flag = False
+    diagnoses: list[DiagnosisIn] = Field(default_factory=list)
+    orders: list[OrderIn] = Field(default_factory=list)
+    operations: list[OperationIn] = Field(default_factory=list)
+
+
+class CheckRequestIn(_In):
+    patient: PatientIn
+    encounter: EncounterIn
+    history: list[EncounterIn] = Field(default_factory=list)
+    trig_scen: Str = ""
+    task_id: Str = ""
+    service_date: Day = None
+    locale: Str = "zh-CN"
+
+    @field_validator("trig_scen")
+    @classmethod
+    def _trig(cls, v: str) -> str:
+        if v and v not in TRIG_SCENS:
+            raise ValueError("must be 1–10 (national trig_scen dictionary)")
+        return v
+
+
+class ParsedRequest:
+    """A validated request plus the date of service the caller asked for (None = let the edge decide)."""
+
+    __slots__ = ("request", "service_date")
+
+    def __init__(self, request: m.CheckRequest, service_date: date | None) -> None:
+        self.request = request
+        self.service_date = service_date
+
+
+def _order(o: OrderIn) -> m.OrderLine:
+    assert o.cnt is not None  # enforced by the validator
+    pric = o.pric if o.pric is not None else Decimal(0)
+    return m.OrderLine(
+        rx_id=o.rx_id,
+        hilist_code=o.hilist_code,
+        cnt=o.cnt,
+        pric=pric,
+        sumamt=o.sumamt if o.sumamt is not None else o.cnt * pric,
+        hilist_pric=o.hilist_pric,
+        hilist_name=o.hilist_name,
+        hilist_type=o.hilist_type,
+        chrg_type=o.chrg_type,
+        rxno=o.rxno,
+        grpno=o.grpno,
+        begn_date=o.drord_begn_date,
+        stop_date=o.drord_stop_date,
+        drord_dr_codg=o.drord_dr_codg,
+        drord_dr_profttl=o.drord_dr_profttl,
+        drord_dept_codg=o.drord_dept_codg,
+        long_drord=o.long_drord_flag,
+        current=o.curr_drord_flag != "0",
+        hosplist_code=o.hosplist_code,
+        spec_unt=o.spec_unt,
+        drord_bhvr=o.drord_bhvr,
+    )
+
+
+def _encounter(e: EncounterIn) -> m.Encounter:
+    return m.Encounter(
+        mdtrt_id=e.mdtrt_id,
+        med_type=e.med_type,
+        med_mdtrt_type=e.med_mdtrt_type,
+        insutype=e.insutype,
+        medins_lv=e.medins_lv,
+        medins_id=e.medins_id,
+        medins_type=e.medins_type,
+        out_setl_flag=e.out_setl_flag,
+        adm_date=e.adm_date,
+        dscg_date=e.dscg_date,
+        dr_codg=e.dr_codg,
+        matn_stas=e.matn_stas,
+        dscg_main_dise_codg=e.dscg_main_dise_codg.upper(),
+        internet_flag=e.internet_flag,
+        diagnoses=tuple(
+            m.Diagnosis(d.dise_codg.upper(), d.dise_name, d.maindise_flag, d.inout_dise_type, d.dise_date)
+            for d in e.diagnoses
+        ),
+        orders=tuple(_order(o) for o in e.orders),
+        operations=tuple(
+            m.Operation(op.oprn_code, op.oprn_name, op.main_oprn_flag, op.oprn_date, op.setl_list_oprn_id)
+            for op in e.operations
+        ),
+    )
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not str(part).startswith("function-"):
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def parse_request(data: Mapping[str, Any]) -> ParsedRequest:
+    """Validate `data` (proto-JSON shape) and build the domain request; raises `InvalidField` naming the field."""
+    if not isinstance(data, Mapping):
+        raise InvalidField("request must be a JSON object", "")
+    try:
+        parsed = CheckRequestIn.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if err.get("type") == "missing":
+            msg = "is required"
+        raise InvalidField(msg, _field_path(tuple(err.get("loc", ())))) from None
+    p = parsed.patient
+    assert p.brdy is not None  # enforced by the validator
+    request = m.CheckRequest(
+        trig_scen=parsed.trig_scen,
+        patient=m.Patient(p.patn_id, p.gend, p.brdy, p.patn_name, p.poolarea),
+        encounter=_encounter(parsed.encounter),
+        history=tuple(_encounter(e) for e in parsed.history),
+        task_id=parsed.task_id,
+        locale=parsed.locale or "zh-CN",
+    )
+    return ParsedRequest(request, parsed.service_date)
