@@ -21,14 +21,15 @@ run: install
 	$(BIN)/fundguard serve --grpc $(GRPC)
 
 ## make test: create .venv, install with test extras, lint + type-check, run the whole suite
-test: install-test
-	$(BIN)/ruff check agent adapters knowledge_base central installer bench tests setup.py
-	$(BIN)/mypy agent adapters knowledge_base
+test: lint
 	$(BIN)/python -m pytest -q
 
+## make lint: ruff on the tree; mypy --strict on the fundguard namespace (a symlink tree under build/typecheck)
 lint: install-test
-	$(BIN)/ruff check agent adapters knowledge_base central installer bench tests setup.py
-	$(BIN)/mypy agent adapters knowledge_base
+	$(BIN)/ruff check agent adapters knowledge_base central installer bench tests scripts setup.py
+	$(BIN)/python scripts/dev_tree.py build/typecheck --no-pth
+	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml \
+		-p fundguard.agent -p fundguard.adapters -p fundguard.knowledge_base
 
 ## make bench: engine p50/p99 (10 and 50 lines) and gRPC Check vs a bare echo service
 bench: install-test

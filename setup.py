@@ -8,7 +8,8 @@ name in site-packages. `fundguard` itself is a PEP 420 namespace (no `__init__.p
 
 from __future__ import annotations
 
-import os
+import shutil
+import sys
 from pathlib import Path
 
 from setuptools import setup
@@ -31,6 +32,14 @@ def _packages() -> tuple[list[str], dict[str, str]]:
     return packages, package_dir
 
 
+def _tool(name: str) -> str:
+    """A console script of the build environment (pip puts its bin on PATH; a plain venv may not)."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if not found:
+        raise SystemExit(f"{name} not found: install mypy-protobuf in the build environment")
+    return found
+
+
 class BuildWithProto(build_py):
     """build_py that also runs protoc (grpcio-tools) with the mypy-protobuf plugins into the build tree."""
 
@@ -48,10 +57,12 @@ def generate_proto(out_dir: Path) -> None:
         return
     out_dir.mkdir(parents=True, exist_ok=True)
     well_known = str(Path(grpc_tools.__file__).parent / "_proto")
+    plugins = [f"--plugin=protoc-gen-{name}={_tool(f'protoc-gen-{name}')}" for name in ("mypy", "mypy_grpc")]
     args = [
         "grpc_tools.protoc",
         f"-I{PROTO_ROOT}",
         f"-I{well_known}",
+        *plugins,
         f"--python_out={out_dir}",
         f"--grpc_python_out={out_dir}",
         f"--mypy_out={out_dir}",
@@ -64,17 +75,16 @@ def generate_proto(out_dir: Path) -> None:
         (pkg_dir / "py.typed").touch()
 
 
-packages, package_dir = _packages()
-setup(
-    packages=packages,
-    package_dir=package_dir,
-    package_data={
-        "fundguard.knowledge_base": ["default/*.json", "default/*.md", "*.json", "README.md"],
-        "fundguard.knowledge_base.importer": ["data/*.json"],
-        "fundguard.agent": ["py.typed"],
-    },
-    cmdclass={"build_py": BuildWithProto},
-)
-
-if os.environ.get("FUNDGUARD_SETUP_DEBUG"):
-    print(packages, package_dir)
+if __name__ == "__main__":  # setuptools' build backend runs this file as __main__; scripts/ import the helpers
+    packages, package_dir = _packages()
+    setup(
+        packages=packages,
+        package_dir=package_dir,
+        package_data={
+            "fundguard.knowledge_base": ["default/*.json", "default/*.md", "*.json", "README.md", "py.typed"],
+            "fundguard.knowledge_base.importer": ["data/*.json", "data/*.md"],
+            "fundguard.agent": ["py.typed"],
+            "fundguard.adapters": ["py.typed"],
+        },
+        cmdclass={"build_py": BuildWithProto},
+    )

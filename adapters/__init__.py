@@ -1,0 +1,1 @@
+"""HIS adapters, one per protocol."""

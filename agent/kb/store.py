@@ -1,0 +1,75 @@
+"""Hold the active compiled KB: build a new one aside, swap one reference, keep the last good one on failure.
+
+Reads are lock-free (`store.current` is one attribute read); loads are serialised. Issue-level features
+(signatures, drop folder, polling) build on `activate()`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from fundguard.agent.engine import CompiledKB, KbInvalid, KbUnavailable, build_index
+
+__all__ = ["KbStore", "load_bundle_file"]
+
+
+def load_bundle_file(path: Path, parameter_overrides: Mapping[str, Any] | None = None) -> CompiledKB:
+    """Read a bundle JSON file and compile it; raises KbInvalid (bad content) or OSError (unreadable)."""
+    try:
+        bundle = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise KbInvalid(f"not JSON ({exc.msg} at line {exc.lineno})", str(path)) from exc
+    return build_index(bundle, parameter_overrides)
+
+
+class KbStore:
+    """The active KB and where it came from; `current` raises KbUnavailable until a load succeeded."""
+
+    def __init__(self, parameter_overrides: Mapping[str, Any] | None = None) -> None:
+        self._kb: CompiledKB | None = None
+        self._source = ""
+        self._lock = threading.Lock()
+        self.parameter_overrides = dict(parameter_overrides or {})
+        self.last_error = ""
+
+    @property
+    def current(self) -> CompiledKB:
+        """The KB checks run on now."""
+        kb = self._kb
+        if kb is None:
+            raise KbUnavailable("no knowledge base loaded")
+        return kb
+
+    @property
+    def loaded(self) -> bool:
+        """True once a KB is active."""
+        return self._kb is not None
+
+    @property
+    def source(self) -> str:
+        """Where the active KB was loaded from."""
+        return self._source
+
+    def activate(self, kb: CompiledKB, source: str) -> None:
+        """Swap in an already compiled KB (one reference assignment)."""
+        with self._lock:
+            self._kb = kb
+            self._source = source
+            self.last_error = ""
+
+    def load(self, path: Path) -> CompiledKB:
+        """Compile the bundle at `path` aside and swap it in; on failure keep the current KB and re-raise."""
+        with self._lock:
+            try:
+                kb = load_bundle_file(path, self.parameter_overrides)
+            except (KbInvalid, OSError) as exc:
+                self.last_error = str(exc)
+                raise
+            self._kb = kb
+            self._source = str(path)
+            self.last_error = ""
+            return kb

@@ -1,0 +1,68 @@
+"""The transport-independent check service: every transport calls `CheckService.check`.
+
+It fixes what the pure engine must be given — the date of service (asked for, else the latest order date of the
+current lines, else today from the injected clock) and a unique judgement id — runs the engine on the active KB and
+measures engine time. It never logs patient identity.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from fundguard.agent.engine import CheckResult, check
+from fundguard.agent.engine.model import CheckRequest
+from fundguard.agent.intake import ParsedRequest
+from fundguard.agent.kb import KbStore
+
+__all__ = ["CheckOutcome", "CheckService", "default_service_date"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    """The engine's result plus how long the engine took (µs)."""
+
+    result: CheckResult
+    engine_micros: int
+
+
+def default_service_date(request: CheckRequest, today: date) -> date:
+    """Latest order start date among the current lines, else `today`."""
+    dates = [o.begn_date for o in request.encounter.orders if o.current and o.begn_date]
+    return max(dates) if dates else today
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class CheckService:
+    """Runs checks on the store's active KB; clock and id factory are injected (tests pass fixed ones)."""
+
+    def __init__(
+        self,
+        store: KbStore,
+        clock: Callable[[], datetime] = datetime.now,
+        new_id: Callable[[], str] = _new_id,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._new_id = new_id
+
+    @property
+    def store(self) -> KbStore:
+        """The KB store checks run on."""
+        return self._store
+
+    def check(self, parsed: ParsedRequest) -> CheckOutcome:
+        """Check one validated request; raises KbUnavailable when no KB is loaded."""
+        kb = self._store.current
+        request = parsed.request
+        service_date = parsed.service_date or default_service_date(request, self._clock().date())
+        started = time.perf_counter_ns()
+        result = check(request, kb, service_date, self._new_id())
+        micros = (time.perf_counter_ns() - started) // 1000
+        return CheckOutcome(result, int(micros))
