@@ -49,8 +49,9 @@ class BuildWithProto(build_py):
 
 
 def generate_proto(out_dir: Path) -> None:
-    from grpc_tools import protoc  # build-time dependency (pyproject build-system.requires)
-    import grpc_tools
+    # build-time dependencies (pyproject build-system.requires), imported only when a build runs
+    import grpc_tools  # noqa: PLC0415
+    from grpc_tools import protoc  # noqa: PLC0415
 
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
     if not protos:

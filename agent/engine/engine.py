@@ -26,7 +26,7 @@ def check(request: CheckRequest, kb: CompiledKB, service_date: date, judgement_i
     by_code = kb.by_code
     for line in ctx.current_lines:
         points = by_code.get(line.hilist_code)
-        if not points:
+        if not points or line.cnt <= 0:  # a refund/cancel line (cnt <= 0) is never itself a violation
             continue
         day = line.begn_date or service_date
         for point in points:

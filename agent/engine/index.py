@@ -164,7 +164,7 @@ def _rules(raw_rules: Any, families: Mapping[str, Any]) -> dict[str, RuleMeta]:
 
 def build_index(bundle: Mapping[str, Any], parameter_overrides: Mapping[str, Any] | None = None) -> CompiledKB:
     """Validate and compile a parsed bundle; raises `KbInvalid` with the field path on any defect."""
-    from .rules import FAMILIES  # late import: rules import this module's types
+    from .rules import FAMILIES  # noqa: PLC0415 -- late: the rule families import this module's types
 
     if not isinstance(bundle, Mapping):
         raise KbInvalid("bundle must be a JSON object", "")

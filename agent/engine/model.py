@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "Alert",
@@ -27,7 +27,7 @@ __all__ = [
 ZERO = Decimal("0")
 
 
-class WorkflowImpact(str, Enum):
+class WorkflowImpact(StrEnum):
     """What the clinician's workflow must do with an alert."""
 
     BLOCK = "block"

@@ -9,9 +9,9 @@ The engine turns findings into alerts (jr_id, rule meta, amounts). Nothing here 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
@@ -20,9 +20,12 @@ from ..index import CompiledKB, CompiledPoint, KbParameters
 from ..model import CheckRequest, Encounter, OrderLine, WorkflowImpact
 from ..texts import render
 
-__all__ = ["Context", "Family", "Finding", "Hit", "age_in", "line_amount"]
+__all__ = ["MAX_SPAN_DAYS", "Context", "Family", "Finding", "Hit", "age_in", "line_amount", "unit_price"]
 
 Hit = tuple[OrderLine, CompiledPoint]
+
+# a line whose stop date lies further out is taken to cover this many days (bounds per-day work on bad data)
+MAX_SPAN_DAYS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,19 @@ def line_amount(line: OrderLine) -> Decimal:
     return line.sumamt if line.sumamt else line.cnt * line.pric
 
 
+def unit_price(line: OrderLine) -> Decimal:
+    """The line's unit price: pric when given, else sumamt / cnt (0 when neither can tell)."""
+    if line.pric:
+        return line.pric
+    return line.sumamt / line.cnt if line.sumamt and line.cnt else Decimal(0)
+
+
+def _span(first: date, stop: date | None) -> tuple[date, date]:
+    if stop is None or stop <= first:
+        return first, first
+    return first, min(stop, first + timedelta(days=MAX_SPAN_DAYS - 1))
+
+
 def age_in(birth: date, on: date, unit: str) -> int:
     """Completed years, months or days of age on `on`."""
     if unit == "day":
@@ -82,6 +98,36 @@ class Context:
     def line_date(self, line: OrderLine) -> date:
         """The date a line is used on: its order start date, else the date of service."""
         return line.begn_date or self.service_date
+
+    def line_span(self, line: OrderLine) -> tuple[date, date]:
+        """First and last date (inclusive) a line of this encounter covers: line_date..stop_date, else one day."""
+        return _span(self.line_date(line), line.stop_date)
+
+    def history_span(self, enc: Encounter, line: OrderLine) -> tuple[date, date] | None:
+        """Like line_span for a line of an earlier encounter (undated: its admission, else discharge date)."""
+        first = line.begn_date or enc.adm_date or enc.dscg_date
+        return None if first is None else _span(first, line.stop_date)
+
+    def _point_codes(self, point: CompiledPoint, codes: Iterable[str]) -> list[str]:
+        """Those of `codes` that `point` is indexed under."""
+        by_code = self.kb.by_code
+        return [c for c in codes if any(p is point for p in by_code.get(c, ()))]
+
+    def point_lines(self, point: CompiledPoint) -> list[OrderLine]:
+        """This encounter's lines (current and earlier) billed under one of `point`'s codes, in order."""
+        if len(point.codes) == 1:
+            return list(self.encounter_by_code.get(point.codes[0], ()))
+        matched = self._point_codes(point, self.encounter_by_code)
+        if len(matched) == 1:
+            return list(self.encounter_by_code[matched[0]])
+        return [o for o in self.encounter.orders if o.hilist_code in matched] if matched else []
+
+    def point_history(self, point: CompiledPoint) -> list[tuple[Encounter, OrderLine]]:
+        """Lines of earlier encounters (request.history) billed under one of `point`'s codes, grouped by code."""
+        if not self.request.history:
+            return []
+        by_code = self.history_by_code
+        return [pair for code in self._point_codes(point, by_code) for pair in by_code[code]]
 
     @cached_property
     def current_lines(self) -> tuple[OrderLine, ...]:

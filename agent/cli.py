@@ -1,0 +1,200 @@
+"""The `fundguard` command: check a national 3101/3102 request, import the KB, serve gRPC.
+
+```
+fundguard check FILE|- [--kb PATH] [--lang zh-CN|en]     national-style JSON answer on stdout
+fundguard kb import SRC [--out DIR] [--revision N]        bundle.json + review_report.md
+fundguard serve [--grpc HOST:PORT] [--kb PATH] [--config FILE]
+fundguard --version
+```
+Exit codes: 0 the command ran (a check with or without violations); 2 bad input, unreadable file, bad KB or
+bad arguments. `check` always prints a national envelope on stdout (`infcode` -1 on failure) and, on failure,
+one line naming the field on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from collections.abc import Sequence
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TextIO
+
+from fundguard.adapters.his import nhsa_json
+from fundguard.agent.engine.errors import FundguardError, InvalidField, KbInvalid, KbUnavailable
+from fundguard.agent.kb import KbStore
+from fundguard.agent.service import CheckService
+from fundguard.knowledge_base import default_bundle_path
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 2
+MAX_REQUEST_BYTES = 32 * 1024 * 1024  # a 3101 with long history is a few MB; beyond this it is not a request
+LOCALES = ("zh-CN", "en")
+BUNDLE_NAME = "bundle.json"
+REPORT_NAME = "review_report.md"
+
+
+def _write(stream: TextIO, text: str) -> None:
+    """Write UTF-8 whatever the console's locale (a Windows HIS box may run a GBK console)."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        stream.flush()
+        buffer.write(text.encode("utf-8"))
+        buffer.flush()
+    else:
+        stream.write(text)
+        stream.flush()
+
+
+def _say(message: str) -> None:
+    """One line on stderr."""
+    _write(sys.stderr, "fundguard: " + " ".join(message.split()) + "\n")
+
+
+def _read_request(name: str) -> bytes:
+    """The request bytes from FILE or stdin (`-`); FundguardError when unreadable or too large."""
+    try:
+        if name == "-":
+            raw: bytes = sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1)
+        else:
+            with Path(name).open("rb") as f:
+                raw = f.read(MAX_REQUEST_BYTES + 1)
+    except OSError as exc:
+        raise FundguardError(f"cannot read {name}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise InvalidField(f"request larger than {MAX_REQUEST_BYTES // (1024 * 1024)} MB", "")
+    return raw
+
+
+def _load_kb(path: Path | None) -> KbStore:
+    """A store with the bundle at `path` (default: the embedded one) active; KbInvalid/KbUnavailable else."""
+    bundle = path or default_bundle_path()
+    store = KbStore()
+    try:
+        store.load(bundle)
+    except FileNotFoundError:
+        hint = "" if path else " (the embedded default bundle is missing; pass --kb PATH)"
+        raise KbUnavailable(f"knowledge base not found: {bundle}{hint}") from None
+    except OSError as exc:
+        raise KbUnavailable(f"cannot read knowledge base {bundle}: {exc.strerror or exc}") from None
+    except KbInvalid as exc:
+        detail = exc.message if exc.field in ("", str(bundle)) else str(exc)
+        raise KbInvalid(f"knowledge base {bundle} is not valid: {detail}") from None
+    return store
+
+
+def _print_json(doc: dict[str, Any]) -> None:
+    _write(sys.stdout, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    received = datetime.now()
+    try:
+        doc = nhsa_json.load(_read_request(args.file))
+        requests = nhsa_json.decode(doc, locale=args.lang)
+        store = _load_kb(args.kb)
+    except FundguardError as exc:
+        what = "invalid request" if isinstance(exc, InvalidField) else "check failed"
+        _print_json(nhsa_json.encode_error(exc, refmsg_time=received, respond_time=datetime.now()))
+        _say(f"{what}: {exc}")
+        return EXIT_FAILED
+    service = CheckService(store)
+    outcomes = [service.check(parsed) for parsed in requests]
+    infno = nhsa_json.transaction(doc)
+    _print_json(nhsa_json.encode(outcomes, requests, infno, refmsg_time=received, respond_time=datetime.now()))
+    return EXIT_OK
+
+
+def _cmd_kb_import(args: argparse.Namespace) -> int:
+    # Lazy: the importer is a build tool; `check` and `serve` never need it.
+    from fundguard.knowledge_base.importer import (  # noqa: PLC0415
+        OverrideError,
+        SourceError,
+        import_points,
+        render_report,
+        write_bundle,
+    )
+
+    out: Path = args.out
+    try:
+        result = import_points(args.src, args.revision, overrides=args.overrides)
+        write_bundle(result.bundle, out / BUNDLE_NAME)
+        (out / REPORT_NAME).write_text(render_report(result.report), encoding="utf-8")
+    except (SourceError, OverrideError) as exc:
+        _say(f"kb import failed: {exc}")
+        return EXIT_FAILED
+    except OSError as exc:
+        _say(f"kb import failed: cannot write to {out}: {exc.strerror or exc}")
+        return EXIT_FAILED
+    _write(sys.stdout, f"{result.report.headline}\nwrote {out / BUNDLE_NAME} and {out / REPORT_NAME}\n")
+    return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    # Lazy: the composition root pulls in grpc, config and logging; `check` must work without them.
+    from fundguard.agent.app import run_serve  # noqa: PLC0415
+
+    code: int = run_serve(args.grpc, args.kb, args.config)
+    return code
+
+
+def _version() -> str:
+    """The installed distribution's version; in a work tree (make dev) the one pyproject.toml declares."""
+    try:
+        return metadata.version("fundguard")
+    except metadata.PackageNotFoundError:
+        pass
+    try:
+        project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text("utf-8"))
+        return f"{project['project']['version']} (work tree)"
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="fundguard", description="Hospital-side pre-settlement compliance agent (医保 事前/事中审核)."
+    )
+    parser.add_argument("--version", action="version", version=f"fundguard {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="check a national 3101/3102 request; print the national response")
+    check.add_argument("file", metavar="FILE|-", help="request JSON (envelope, input or data); - reads stdin")
+    check.add_argument("--kb", type=Path, default=None, help="KB bundle (default: the embedded one)")
+    check.add_argument("--lang", choices=LOCALES, default="zh-CN", help="language of vola_cont (default zh-CN)")
+    check.set_defaults(func=_cmd_check)
+
+    kb = commands.add_parser("kb", help="knowledge-base tools")
+    kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
+    imp = kb_commands.add_parser("import", help="build bundle.json + review_report.md from published points")
+    imp.add_argument("src", type=Path, metavar="SRC", help="folder with knowledge_points.jsonl …")
+    imp.add_argument("--out", type=Path, default=Path("kb-out"), help="output folder (default ./kb-out)")
+    imp.add_argument("--revision", type=int, default=1, help="bundle revision (default 1)")
+    imp.add_argument("--overrides", type=Path, default=None, help="override table (default: the shipped one)")
+    imp.set_defaults(func=_cmd_kb_import)
+
+    serve = commands.add_parser("serve", help="serve the gRPC ComplianceAgent")
+    serve.add_argument(
+        "--grpc", default=None, metavar="HOST:PORT", help="listen address (default: the configuration's)"
+    )
+    serve.add_argument("--kb", type=Path, default=None, help="KB bundle (default: the embedded one)")
+    serve.add_argument("--config", type=Path, default=None, help="TOML configuration file")
+    serve.set_defaults(func=_cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The knowledge-base importer: NHSA published knowledge points → a KB bundle (format v1) and a review report.
+
+```
+result = import_points(Path("shared/nhsa-knowledge-points"))
+write_bundle(result.bundle, Path("knowledge_base/default/bundle.json"))
+print(render_report(result.report))
+```
+`python -m fundguard.knowledge_base.importer SRC OUT_DIR` does the same for the committed default bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ._source import SourceError, read_source
+from .build import ImportResult, build_bundle
+from .overrides import OverrideError, load_overrides
+from .report import ImportReport, render_report
+
+__all__ = [
+    "ImportReport",
+    "ImportResult",
+    "OverrideError",
+    "SourceError",
+    "bundle_bytes",
+    "import_points",
+    "render_report",
+    "write_bundle",
+]
+
+BUNDLE_MODE = 0o644  # mkstemp creates 0600; a bundle is world-readable data
+
+
+def import_points(src: Path, revision: int = 1, *, overrides: Path | None = None) -> ImportResult:
+    """Read the knowledge points in `src` and build bundle `revision` (shipped override table by default).
+
+    Raises `SourceError` on a missing or malformed source file and `OverrideError` on a bad override table
+    (including an entry naming a point the source does not have).
+    """
+    source = read_source(Path(src))
+    table = load_overrides(overrides)
+    table.check_against(source.points)
+    return build_bundle(source, table, revision)
+
+
+def bundle_bytes(bundle: dict[str, Any]) -> bytes:
+    """The canonical serialisation: sorted keys, no whitespace, UTF-8, one trailing newline."""
+    text = json.dumps(bundle, ensure_ascii=False, sort_keys=True, indent=None, separators=(",", ":"))
+    return (text + "\n").encode("utf-8")
+
+
+def write_bundle(bundle: dict[str, Any], path: Path) -> None:
+    """Write `bundle` to `path` in its canonical bytes, replacing the file atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, BUNDLE_MODE)
+        with os.fdopen(fd, "wb") as out:
+            out.write(bundle_bytes(bundle))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,1 @@
+"""Tests of the HIS adapters (one module per adapter)."""
