@@ -4,13 +4,17 @@
   (`derive_indication(constraint, item_name) -> (prefixes, confirm)`); when it finds none, `confirm` is the
   condition the clinician must confirm (never empty: the constraint itself at worst).
 - second_line: `evidence_atc` is the distinct ATC-like classes (`code[1:6]`) of the point's 23-character
-  western drug codes (X…): earlier use of another drug of the class counts as first-line evidence;
-  `confirm` is the constraint cut to a short prompt.
+  western drug codes (X…) — earlier use of another drug of the class counts as first-line evidence — plus the
+  classes of the first-line treatments the constraint names (二甲双胍, 胰岛素, 含铂化疗, TNF抑制剂 …), from the
+  reviewed table `data/first_line_atc.json`; `confirm` is the constraint cut to a short prompt.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from ._source import SourcePoint
@@ -38,15 +42,33 @@ def derive_indication_params(point: SourcePoint, _kb: Mapping[str, Any]) -> Deri
     """`{"icd10": [...], "confirm": str | None}` via indication.derive_indication."""
     icd10, confirm = derive_indication(point.constraint, point.item_name)
     prefixes = sorted(dict.fromkeys(p.strip().upper() for p in icd10 if p.strip()))
-    confirm = (confirm or "").strip() or None
+    confirm = short_prompt(confirm, "符合药品限定支付适应症") if (confirm or "").strip() else None
     if not prefixes and confirm is None:
         confirm = short_prompt(point.constraint, "符合药品限定支付适应症")
     return Derivation.of({"icd10": prefixes, "confirm": confirm})
 
 
+@cache
+def first_line_terms() -> tuple[tuple[str, tuple[str, ...], str], ...]:
+    """(term, ATC classes, required context word or "") from data/first_line_atc.json."""
+    raw = json.loads(resources.files(__package__).joinpath("data", "first_line_atc.json").read_text("utf-8"))
+    return tuple((t["term"], tuple(t["atc"]), t.get("only_with", "")) for t in raw["terms"])
+
+
+def named_first_line(constraint: str) -> set[str]:
+    """ATC classes of the first-line treatments a constraint names."""
+    return {
+        atc
+        for term, classes, context in first_line_terms()
+        if term in constraint and (not context or context in constraint)
+        for atc in classes
+    }
+
+
 def derive_second_line(point: SourcePoint, _kb: Mapping[str, Any]) -> Derivation:
     """`{"evidence_atc": [...], "confirm": str}` from the point's X codes and its constraint."""
-    classes = sorted({c[ATC].upper() for c in point.codes if len(c) == DRUG_CODE_LEN and c.startswith("X")})
+    own = {c[ATC].upper() for c in point.codes if len(c) == DRUG_CODE_LEN and c.startswith("X")}
+    classes = sorted(own | named_first_line(point.constraint))
     confirm = short_prompt(point.constraint, "限二线用药")
     notes = () if classes else ("no western drug code: no ATC evidence, always a confirm prompt",)
     return Derivation.of({"evidence_atc": classes, "confirm": confirm}, *notes)

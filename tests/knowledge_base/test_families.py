@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 from fundguard.knowledge_base.importer.billing import derive_herbal, derive_pair, derive_surgery
-from fundguard.knowledge_base.importer.drugs import derive_indication_params, derive_second_line, short_prompt
+from fundguard.knowledge_base.importer.drugs import (
+    derive_indication_params,
+    derive_second_line,
+    named_first_line,
+    short_prompt,
+)
 from fundguard.knowledge_base.importer.families import RULE_CLASSES, defaults
 from fundguard.knowledge_base.importer.setting import derive_level, derive_visit
 
@@ -120,3 +125,22 @@ def test_every_rule_class_has_a_family() -> None:
 def test_severity_defaults(rule_class: str, tier: str, expected: tuple[str, str]) -> None:
     """Tier defaults with the two exceptions of the bundle format."""
     assert expected == defaults(rule_class, tier)
+
+
+@pytest.mark.parametrize(
+    ("constraint", "expected_subset"),
+    [
+        ("限华法林治疗控制不良或出血高危的非瓣膜性房颤、深静脉血栓、肺栓塞患者。", {"B01AA"}),
+        ("限二甲双胍等口服降糖药或胰岛素控制效果不佳的BMI≥25的患者。", {"A10BA", "A10AB", "A10AE"}),
+        ("限既往接受含铂化疗治疗失败的复发或转移性宫颈癌患者。", {"L01XA"}),
+        ("限对一种或多种TNF抑制剂疗效不佳或不耐受的活动性强直性脊柱炎成人患者。", {"L04AB"}),
+    ],
+)
+def test_second_line_named_first_line_classes(constraint: str, expected_subset: set[str]) -> None:
+    """First-line treatments named in the text add their ATC classes to the evidence."""
+    assert expected_subset <= named_first_line(constraint)
+
+
+def test_second_line_plain_text_names_no_class() -> None:
+    """限二线用药 names no first-line drug: only the drug's own class is evidence."""
+    assert set() == named_first_line("限二线用药。")
