@@ -6,7 +6,7 @@ HL7 AE ACK); business code raises them and never talks protocol.
 
 from __future__ import annotations
 
-__all__ = ["FundguardError", "InvalidField", "KbUnavailable", "KbInvalid"]
+__all__ = ["FundguardError", "InvalidField", "KbInvalid", "KbUnavailable"]
 
 
 class FundguardError(Exception):

@@ -2,6 +2,10 @@
 
 Field names follow the national 3101 model. Codes and flags stay strings; dates are `datetime.date`; money and counts
 are `Decimal`. Transports (gRPC, national JSON, HL7, FHIR) build these; the engine only reads them.
+
+The per-line classes (`OrderLine`, `Diagnosis`, `Operation`) are plain slots dataclasses rather than frozen ones:
+a frozen dataclass's `__init__` goes through `object.__setattr__` per field, which measured ~2.5 µs per 21-field
+order line against ~0.6 µs — a quarter of a 10-line gRPC check. Nothing mutates them after the edge built them.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ class Patient:
     poolarea: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Diagnosis:
     """诊断: `dise_codg` is ICD-10 医保版 (upper-cased by the edge)."""
 
@@ -57,7 +61,7 @@ class Diagnosis:
     dise_date: date | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OrderLine:
     """处方(医嘱) / fee line. `current` is the national curr_drord_flag == "1"."""
 
@@ -84,7 +88,7 @@ class OrderLine:
     drord_bhvr: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Operation:
     """手术操作."""
 

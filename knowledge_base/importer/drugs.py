@@ -42,7 +42,7 @@ def derive_indication_params(point: SourcePoint, _kb: Mapping[str, Any]) -> Deri
     """`{"icd10": [...], "confirm": str | None}` via indication.derive_indication."""
     icd10, confirm = derive_indication(point.constraint, point.item_name)
     prefixes = sorted(dict.fromkeys(p.strip().upper() for p in icd10 if p.strip()))
-    confirm = short_prompt(confirm, "符合药品限定支付适应症") if (confirm or "").strip() else None
+    confirm = short_prompt(confirm, "符合药品限定支付适应症") if confirm and confirm.strip() else None
     if not prefixes and confirm is None:
         confirm = short_prompt(point.constraint, "符合药品限定支付适应症")
     return Derivation.of({"icd10": prefixes, "confirm": confirm})

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fundguard.knowledge_base.importer import ImportResult, import_points
 
+from fundguard.knowledge_base.importer import ImportResult, import_points
 from tests.conftest import SHARED_KP
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from fundguard.knowledge_base.importer.age import derive_age
 
 from .factory import KB, point

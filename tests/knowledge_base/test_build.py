@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from fundguard.agent.engine import build_index
 from fundguard.agent.engine.rules import FAMILIES
 from fundguard.knowledge_base import default_bundle_path
 from fundguard.knowledge_base.importer import ImportResult, bundle_bytes, import_points, render_report
-
 from tests.conftest import SHARED_KP
 
 MIN_COMPILED = 3_800

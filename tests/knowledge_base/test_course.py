@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from fundguard.knowledge_base.importer.course import derive_course, derive_frequency, derive_interval
 
 from .factory import KB, point

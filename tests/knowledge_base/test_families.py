@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from fundguard.knowledge_base.importer.billing import derive_herbal, derive_pair, derive_surgery
 from fundguard.knowledge_base.importer.drugs import (
     derive_indication_params,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from fundguard.knowledge_base.importer import ImportResult, OverrideError, import_points
 from fundguard.knowledge_base.importer._source import read_source
 from fundguard.knowledge_base.importer.overrides import (
@@ -14,7 +15,6 @@ from fundguard.knowledge_base.importer.overrides import (
     load_overrides,
     parse_overrides,
 )
-
 from tests.conftest import SHARED_KP
 
 from .factory import record, write_overrides, write_source

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from fundguard.knowledge_base.importer.sex import derive_sex, sex_keywords
 
 from .factory import KB, point

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from fundguard.knowledge_base.importer import (
     SourceError,
     bundle_bytes,

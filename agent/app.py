@@ -1,0 +1,143 @@
+"""Composition root: the only module that knows every piece (settings, logging, KB store, check service, gRPC).
+
+`build_agent(settings)` loads the knowledge base and wires the server; `Agent.start()` / `Agent.stop(grace)` are
+its lifecycle; `run(settings)` serves until SIGTERM/SIGINT and shuts down gracefully (health NOT_SERVING, then
+`server.stop(grace)`); `run_serve(...)` is what `fundguard serve` calls.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import grpc
+import structlog
+
+from fundguard.agent.config import ConfigError, Settings, load_settings
+from fundguard.agent.engine.errors import KbInvalid
+from fundguard.agent.kb import KbStore
+from fundguard.agent.log import configure_logging
+from fundguard.agent.service import CheckService
+from fundguard.agent.transport.grpc_server import BindError, create_server
+from fundguard.agent.transport.health import AgentHealth
+
+__all__ = ["Agent", "StartupError", "build_agent", "run", "run_serve"]
+
+EXIT_OK = 0
+EXIT_START_FAILED = 1
+EXIT_CONFIG = 2
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+_log = structlog.get_logger("fundguard.agent")
+
+
+class StartupError(Exception):
+    """The agent cannot start (knowledge base not loadable, address not bindable); the message says why."""
+
+
+@dataclass
+class Agent:
+    """A wired agent: the KB store, the check service and the bound (not yet started) gRPC server."""
+
+    settings: Settings
+    store: KbStore
+    service: CheckService
+    server: grpc.Server
+    port: int
+    health: AgentHealth
+
+    @property
+    def address(self) -> str:
+        """The address actually listened on (the bound port replaces a configured 0)."""
+        configured = self.settings.grpc.address
+        if configured.startswith("unix:"):
+            return configured
+        return f"{configured.rpartition(':')[0]}:{self.port}"
+
+    def start(self) -> None:
+        """Start serving; health reports SERVING when a KB is loaded."""
+        self.server.start()
+        self.health.update(kb_loaded=self.store.loaded)
+
+    def stop(self, grace: float | None = None) -> None:
+        """Report NOT_SERVING, then stop accepting calls and wait up to `grace` seconds for running ones."""
+        self.health.shutdown()
+        self.server.stop(self.settings.grpc.grace_seconds if grace is None else grace).wait()
+
+
+def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now) -> Agent:
+    """Load the configured KB (with parameter overrides) and wire service, health and server; raises StartupError."""
+    store = KbStore(settings.kb.parameters)
+    try:
+        store.load(settings.kb.path)
+    except KbInvalid as exc:
+        raise StartupError(f"cannot load the knowledge base {settings.kb.path}: {exc}") from exc
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise StartupError(f"cannot load the knowledge base {settings.kb.path}: {reason}") from exc
+    service = CheckService(store, clock=clock)
+    health = AgentHealth()
+    try:
+        server, port = create_server(service, settings.grpc, health)
+    except BindError as exc:
+        raise StartupError(str(exc)) from exc
+    return Agent(settings, store, service, server, port, health)
+
+
+def run(settings: Settings) -> int:
+    """Serve until SIGTERM/SIGINT, then stop gracefully; returns the process exit code."""
+    configure_logging(settings.log)
+    try:
+        agent = build_agent(settings)
+    except StartupError as exc:
+        _log.error("agent.start_failed", reason=str(exc))
+        print(f"fundguard: {exc}", file=sys.stderr)
+        return EXIT_START_FAILED
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        _log.info("agent.stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    previous: dict[int, Any] = {sig: signal.signal(sig, _on_signal) for sig in _STOP_SIGNALS}
+    try:
+        agent.start()
+        kb = agent.store.current
+        _log.info(
+            "agent.started",
+            address=agent.address,
+            kb_revision=kb.revision,
+            kb_source=agent.store.source,
+            kb_points=len(kb.points),
+            kb_codes=kb.code_count,
+            max_workers=settings.grpc.max_workers,
+        )
+        while not stop.wait(0.5):
+            pass
+        agent.stop(settings.grpc.grace_seconds)
+        _log.info("agent.stopped")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return EXIT_OK
+
+
+def run_serve(grpc_address: str | None, kb_path: Path | None, config_file: Path | None) -> int:
+    """`fundguard serve --grpc HOST:PORT [--kb PATH] [--config FILE]`: exit 0 after a clean stop, 1 when the agent
+    cannot start, 2 on a configuration error (printed to stderr, one `key: problem` line each)."""
+    overrides = {"grpc.address": grpc_address, "kb.path": kb_path}
+    try:
+        settings = load_settings(config_file, overrides)
+    except ConfigError as exc:
+        lines = "\n".join(f"  {problem}" for problem in exc.problems)
+        print(f"fundguard: invalid configuration\n{lines}", file=sys.stderr)
+        return EXIT_CONFIG
+    return run(settings)

@@ -1,0 +1,248 @@
+"""The agent's settings: declared once (pydantic), read from TOML < environment < command line, then frozen plain.
+
+Sources, lowest priority first: a TOML file (`--config FILE`), environment variables `FUNDGUARD_<SECTION>__<KEY>`
+(e.g. `FUNDGUARD_GRPC__MAX_WORKERS=16`, `FUNDGUARD_KB__PARAMETERS__HOSP_LV_RANK='{"11": 1}'`), then the overrides the
+CLI passes (`{"grpc": {"address": ...}}` or dotted keys `{"grpc.address": ...}`). Unknown keys and bad values are
+refused with a `ConfigError` naming each key (`grpc.max_workers: Input should be greater than 0`). Components get
+frozen dataclasses, never the pydantic model. This is the only module that reads the environment.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from fundguard.knowledge_base import default_bundle_path
+
+__all__ = [
+    "ConfigError",
+    "GrpcSettings",
+    "KbSettings",
+    "LogSettings",
+    "Settings",
+    "load_settings",
+]
+
+ENV_PREFIX = "FUNDGUARD_"
+DEFAULT_GRPC_ADDRESS = "127.0.0.1:50051"
+DEFAULT_MAX_WORKERS = 8
+DEFAULT_MAX_RECEIVE_BYTES = 16 * 1024 * 1024
+DEFAULT_GRACE_SECONDS = 5.0
+LogLevel = Literal["debug", "info", "warning", "error"]
+DEFAULT_LOG_LEVEL: LogLevel = "info"
+_MAX_GRPC_BYTES = 2**31 - 1  # gRPC channel arguments are C ints
+
+
+class ConfigError(Exception):
+    """The configuration is unreadable or invalid; the message has one `key: problem` line per defect."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = tuple(problems)
+
+
+# ---- frozen plain values handed to components ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GrpcSettings:
+    """[grpc]: where and how the gRPC agent listens."""
+
+    address: str = DEFAULT_GRPC_ADDRESS
+    max_workers: int = DEFAULT_MAX_WORKERS
+    max_receive_bytes: int = DEFAULT_MAX_RECEIVE_BYTES
+    grace_seconds: float = DEFAULT_GRACE_SECONDS
+
+
+@dataclass(frozen=True, slots=True)
+class KbSettings:
+    """[kb]: the bundle file to load and overrides of its global parameters (e.g. `hosp_lv_rank`)."""
+
+    path: Path
+    parameters: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    """[log]: level and renderer (JSON lines, or console text for people)."""
+
+    level: str = DEFAULT_LOG_LEVEL
+    json: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """All validated settings."""
+
+    grpc: GrpcSettings
+    kb: KbSettings
+    log: LogSettings
+
+
+# ---- the one pydantic-settings model ---------------------------------------------------------------------------
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Grpc(_Section):
+    address: str = DEFAULT_GRPC_ADDRESS
+    max_workers: int = Field(default=DEFAULT_MAX_WORKERS, gt=0, le=1024)
+    max_receive_bytes: int = Field(default=DEFAULT_MAX_RECEIVE_BYTES, gt=0, le=_MAX_GRPC_BYTES)
+    grace_seconds: float = Field(default=DEFAULT_GRACE_SECONDS, ge=0, le=600)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        value = value.strip()
+        if value.startswith("unix:"):
+            return value
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError("must be HOST:PORT (e.g. 127.0.0.1:50051, [::]:50051) or unix:PATH")
+        return value
+
+
+Rank = Annotated[int, Field(ge=0, le=3)]
+
+
+class _KbParameters(_Section):
+    """Overrides of the bundle's `parameters` (BUNDLE_SPEC.md); a mapping or list replaces the bundle's whole."""
+
+    child_below_years: int | None = Field(default=None, gt=0)
+    working_age_min_years: int | None = Field(default=None, ge=0)
+    working_age_below_years: int | None = Field(default=None, gt=0)
+    hosp_lv_rank: dict[str, Rank] | None = None
+    visit_class_by_med_type: dict[str, str] | None = None
+    visit_class_by_med_mdtrt_type: dict[str, str] | None = None
+    work_injury_insutypes: list[str] | None = None
+    maternity_insutypes: list[str] | None = None
+    maternity_med_types: list[str] | None = None
+    internet_med_types: list[str] | None = None
+    surgery_discount_ratio: Decimal | None = Field(default=None, ge=0, le=1)
+    herbal_list_types: list[str] | None = None
+
+
+class _Kb(_Section):
+    path: Path | None = None
+    parameters: _KbParameters = _KbParameters()  # frozen, so a shared default is safe
+
+
+class _Log(_Section):
+    level: Annotated[LogLevel, BeforeValidator(lambda v: str(v).strip().lower())] = DEFAULT_LOG_LEVEL
+    json_lines: bool = Field(default=True, alias="json")  # `json` would shadow BaseModel.json
+
+
+_TOML_DATA: ContextVar[Mapping[str, Any]] = ContextVar("fundguard_toml_data", default=MappingProxyType({}))
+
+
+class _Model(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False, extra="forbid", frozen=True
+    )
+
+    grpc: _Grpc = _Grpc()  # sections are frozen, so shared defaults are safe
+    kb: _Kb = _Kb()
+    log: _Log = _Log()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Command line (init kwargs) over environment over the TOML file; no dotenv, no secrets dir."""
+        return init_settings, env_settings, InitSettingsSource(settings_cls, dict(_TOML_DATA.get()))
+
+
+# ---- loading ---------------------------------------------------------------------------------------------------
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read config file ({exc.strerror or exc})"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML ({exc})"]) from None
+
+
+def _nest(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`{"grpc.address": x}` and `{"grpc": {"address": x}}` both become nested dicts; None values are dropped."""
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        if isinstance(value, Mapping):
+            node.setdefault(leaf, {}).update(_nest(value))
+        else:
+            node[leaf] = value
+    return out
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors(include_url=False):
+        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+        lines.append(f"{key}: {msg}")
+    return lines
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _plain(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def _freeze(model: _Model) -> Settings:
+    g, kb, log = model.grpc, model.kb, model.log
+    return Settings(
+        grpc=GrpcSettings(g.address, g.max_workers, g.max_receive_bytes, g.grace_seconds),
+        kb=KbSettings(
+            path=kb.path if kb.path is not None else default_bundle_path(),
+            parameters=_plain(kb.parameters.model_dump(exclude_none=True)),
+        ),
+        log=LogSettings(level=log.level, json=log.json_lines),
+    )
+
+
+@contextmanager
+def _toml_source(data: Mapping[str, Any]) -> Iterator[None]:
+    token = _TOML_DATA.set(data)
+    try:
+        yield
+    finally:
+        _TOML_DATA.reset(token)
+
+
+def load_settings(config_file: Path | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read, merge and validate every source; raises `ConfigError` naming each bad key."""
+    data = _read_toml(config_file) if config_file is not None else {}
+    try:
+        with _toml_source(data):
+            model = _Model(**_nest(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc)) from None
+    return _freeze(model)

@@ -1,0 +1,233 @@
+"""fundguard.v1 protobuf ↔ domain objects, for the gRPC transport's hot path.
+
+`request_from_proto` applies the same rules as the JSON edge (`agent.intake.request.parse_request`) with direct
+attribute access — no MessageToDict, no pydantic — and raises `InvalidField` naming the dotted field path
+(`patient.gend`, `encounter.orders[2].cnt`). Fields are checked in the JSON model's declaration order, so both edges
+name the same field for the same bad input. `response_to_proto` renders a `CheckOutcome`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from fundguard.agent.engine import model as m
+from fundguard.agent.engine.errors import InvalidField
+from fundguard.agent.intake import ParsedRequest
+from fundguard.agent.intake.scalars import GENDERS, TRIG_SCENS, parse_date, parse_decimal
+from fundguard.agent.service import CheckOutcome
+from fundguard.v1 import compliance_pb2 as pb
+
+__all__ = ["SERVICE_NAME", "request_from_proto", "response_to_proto"]
+
+SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["ComplianceAgent"].full_name
+
+_ZERO = Decimal(0)
+_MAX_DECIMAL = Decimal("1e12")  # agent.intake.scalars refuses |x| >= 1e12 the same way
+_DATE_TIME_SEPARATORS = frozenset(" T")
+_CENT = Decimal("0.01")
+_MAX_UINT32 = 2**32 - 1
+_IMPACT = {
+    m.WorkflowImpact.BLOCK: pb.WORKFLOW_IMPACT_BLOCK,
+    m.WorkflowImpact.REASON_REQUIRED: pb.WORKFLOW_IMPACT_REASON_REQUIRED,
+    m.WorkflowImpact.INFO: pb.WORKFLOW_IMPACT_INFO,
+}
+
+
+def _required(value: str, field: str) -> str:
+    out = value.strip()
+    if not out:
+        raise InvalidField("is required", field)
+    return out
+
+
+def _day(value: str, field: str) -> date | None:
+    """`parse_date`, with a fast path for "yyyy-MM-dd[ HH:mm:ss]" (the same result; anything else goes the long way)."""
+    if value[4:5] == "-" and (len(value) == 10 or value[10:11] in _DATE_TIME_SEPARATORS):
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            pass
+    return parse_date(value, field)
+
+
+def _decimal(value: str, field: str) -> Decimal | None:
+    """`parse_decimal`, with a fast path for plain decimal strings (the same result and the same refusals)."""
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return parse_decimal(value, field)  # "" → None; otherwise raises naming the field
+    if number.is_finite() and abs(number) < _MAX_DECIMAL:
+        return number
+    return parse_decimal(value, field)  # raises: not a usable number
+
+
+def _within(where: str, exc: InvalidField) -> InvalidField:
+    """The same error with its field path prefixed by the enclosing element's path."""
+    return InvalidField(exc.message, f"{where}.{exc.field}")
+
+
+def _patient(p: pb.Patient) -> m.Patient:
+    patn_id = _required(p.patn_id, "patient.patn_id")
+    gend = _required(p.gend, "patient.gend")
+    if gend not in GENDERS:
+        raise InvalidField("must be 0 未知, 1 男, 2 女 or 9 未说明", "patient.gend")
+    brdy = parse_date(p.brdy, "patient.brdy", required=True)
+    assert brdy is not None  # required=True
+    return m.Patient(patn_id, gend, brdy, p.patn_name.strip(), p.poolarea.strip())
+
+
+def _diagnosis(d: pb.Diagnosis, where: str) -> m.Diagnosis:
+    codg = _required(d.dise_codg, f"{where}.dise_codg")
+    return m.Diagnosis(
+        codg.upper(),
+        d.dise_name.strip(),
+        d.maindise_flag.strip() == "1",
+        d.inout_dise_type.strip(),
+        parse_date(d.dise_date, f"{where}.dise_date"),
+    )
+
+
+def _order(o: pb.Order, where: str) -> m.OrderLine:
+    try:
+        return _order_line(o)
+    except InvalidField as exc:
+        raise _within(where, exc) from None
+
+
+def _order_line(o: pb.Order) -> m.OrderLine:
+    """One order line; errors name the field relative to the line (the caller prefixes the path)."""
+    rx_id = _required(o.rx_id, "rx_id")
+    hilist_code = _required(o.hilist_code, "hilist_code")
+    cnt = _decimal(o.cnt, "cnt") if o.cnt else None
+    if cnt is None:
+        raise InvalidField("is required (a decimal number)", "cnt")
+    pric = _decimal(o.pric, "pric") if o.pric else None
+    sumamt = _decimal(o.sumamt, "sumamt") if o.sumamt else None
+    hilist_pric = _decimal(o.hilist_pric, "hilist_pric") if o.hilist_pric else None
+    begn = _day(o.drord_begn_date, "drord_begn_date") if o.drord_begn_date else None
+    stop = _day(o.drord_stop_date, "drord_stop_date") if o.drord_stop_date else None
+    price = pric if pric is not None else _ZERO
+    return m.OrderLine(
+        rx_id=rx_id,
+        hilist_code=hilist_code,
+        cnt=cnt,
+        pric=price,
+        sumamt=sumamt if sumamt is not None else cnt * price,
+        hilist_pric=hilist_pric,
+        hilist_name=o.hilist_name.strip(),
+        hilist_type=o.hilist_type.strip(),
+        chrg_type=o.chrg_type.strip(),
+        rxno=o.rxno.strip(),
+        grpno=o.grpno.strip(),
+        begn_date=begn,
+        stop_date=stop,
+        drord_dr_codg=o.drord_dr_codg.strip(),
+        drord_dr_profttl=o.drord_dr_profttl.strip(),
+        drord_dept_codg=o.drord_dept_codg.strip(),
+        long_drord=o.long_drord_flag.strip() == "1",
+        current=o.curr_drord_flag.strip() != "0",
+        hosplist_code=o.hosplist_code.strip(),
+        spec_unt=o.spec_unt.strip(),
+        drord_bhvr=o.drord_bhvr.strip(),
+    )
+
+
+def _operation(op: pb.Operation, where: str) -> m.Operation:
+    return m.Operation(
+        op.oprn_code.strip(),
+        op.oprn_name.strip(),
+        op.main_oprn_flag.strip() == "1",
+        parse_date(op.oprn_date, f"{where}.oprn_date"),
+        op.setl_list_oprn_id.strip(),
+    )
+
+
+def _encounter(e: pb.Encounter, where: str) -> m.Encounter:
+    mdtrt_id = _required(e.mdtrt_id, f"{where}.mdtrt_id")
+    adm_date = parse_date(e.adm_date, f"{where}.adm_date")
+    dscg_date = parse_date(e.dscg_date, f"{where}.dscg_date")
+    return m.Encounter(
+        mdtrt_id=mdtrt_id,
+        med_type=e.med_type.strip(),
+        med_mdtrt_type=e.med_mdtrt_type.strip(),
+        insutype=e.insutype.strip(),
+        medins_lv=e.medins_lv.strip(),
+        medins_id=e.medins_id.strip(),
+        medins_type=e.medins_type.strip(),
+        out_setl_flag=e.out_setl_flag.strip(),
+        adm_date=adm_date,
+        dscg_date=dscg_date,
+        dr_codg=e.dr_codg.strip(),
+        matn_stas=e.matn_stas.strip(),
+        dscg_main_dise_codg=e.dscg_main_dise_codg.strip().upper(),
+        internet_flag=e.internet_flag.strip() == "1",
+        diagnoses=tuple(_diagnosis(d, f"{where}.diagnoses[{i}]") for i, d in enumerate(e.diagnoses)),
+        orders=tuple(_order(o, f"{where}.orders[{i}]") for i, o in enumerate(e.orders)),
+        operations=tuple(_operation(op, f"{where}.operations[{i}]") for i, op in enumerate(e.operations)),
+    )
+
+
+def request_from_proto(msg: pb.CheckRequest) -> ParsedRequest:
+    """Validate a decoded `CheckRequest` and build the domain request; raises `InvalidField` naming the field."""
+    if not msg.HasField("patient"):
+        raise InvalidField("is required", "patient")
+    patient = _patient(msg.patient)
+    if not msg.HasField("encounter"):
+        raise InvalidField("is required", "encounter")
+    encounter = _encounter(msg.encounter, "encounter")
+    history = tuple(_encounter(e, f"history[{i}]") for i, e in enumerate(msg.history))
+    trig_scen = msg.trig_scen.strip()
+    if trig_scen and trig_scen not in TRIG_SCENS:
+        raise InvalidField("must be 1–10 (national trig_scen dictionary)", "trig_scen")
+    task_id = msg.task_id.strip()
+    service_date = parse_date(msg.service_date, "service_date")
+    request = m.CheckRequest(
+        trig_scen=trig_scen,
+        patient=patient,
+        encounter=encounter,
+        history=history,
+        task_id=task_id,
+        locale=msg.locale.strip() or "zh-CN",
+    )
+    return ParsedRequest(request, service_date)
+
+
+def _money(amount: Decimal) -> str:
+    return str(amount.quantize(_CENT))
+
+
+def _alerts(alerts: Iterable[m.Alert]) -> list[pb.Alert]:
+    return [
+        pb.Alert(
+            jr_id=a.jr_id,
+            rule_id=a.rule_id,
+            rule_name=a.rule_name,
+            kp_id=a.kp_id,
+            vola_cont=a.vola_cont,
+            sev_deg=a.sev_deg,
+            workflow_impact=_IMPACT.get(a.workflow_impact, pb.WORKFLOW_IMPACT_UNSPECIFIED),
+            vola_amt=_money(a.vola_amt),
+            rx_ids=a.rx_ids,
+            vola_evid=a.vola_evid,
+            lines=[pb.AlertLine(rx_id=x.rx_id, vola_item_type=x.vola_item_type, vola_amt=_money(x.vola_amt))
+                   for x in a.lines],
+            mdtrt_id=a.mdtrt_id,
+            drord_dr_codg=a.drord_dr_codg,
+        )
+        for a in alerts
+    ]
+
+
+def response_to_proto(outcome: CheckOutcome, task_id: str) -> pb.CheckResponse:
+    """Render the engine's result: money as decimal strings with two places, the date as yyyy-MM-dd."""
+    result = outcome.result
+    return pb.CheckResponse(
+        judgement_id=result.judgement_id,
+        kb_revision=result.kb_revision,
+        alerts=_alerts(result.alerts),
+        task_id=task_id,
+        service_date=result.service_date.isoformat(),
+        engine_micros=min(max(outcome.engine_micros, 0), _MAX_UINT32),
+    )

@@ -1,0 +1,1 @@
+"""Tests of agent/transport: the proto codec and the gRPC server."""

@@ -1,0 +1,74 @@
+"""The KB the transport and app tests serve: the embedded default bundle, or a small stand-in until it compiles.
+
+The default bundle is produced by the importer while rule families are still being added; as long as it does not
+compile with the families present, the tests use a small bundle with the same sex-family point (the female-only
+IUD XG02BAZ061Z007010279543) so every assertion they make holds on both.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from fundguard.agent.engine.errors import KbInvalid
+from fundguard.agent.kb import load_bundle_file
+from fundguard.knowledge_base import default_bundle_path
+
+__all__ = ["IUD_CODE", "SMALL_BUNDLE", "agent_kb_path", "write_small_bundle"]
+
+IUD_CODE = "XG02BAZ061Z007010279543"
+
+SMALL_BUNDLE = {
+    "format": "fundguard-kb-bundle",
+    "format_version": 1,
+    "revision": 7,
+    "created_at": "2026-01-01",
+    "issuer": "fundguard tests",
+    "parameters": {
+        "child_below_years": 18,
+        "working_age_min_years": 16,
+        "working_age_below_years": 60,
+        "hosp_lv_rank": {"01": 3, "02": 3, "03": 3, "04": 3, "05": 2, "06": 2, "07": 2, "08": 1, "09": 1,
+                         "10": 1, "11": 0},
+        "visit_class_by_med_type": {"11": "outpatient", "13": "emergency", "21": "inpatient"},
+        "visit_class_by_med_mdtrt_type": {"1": "outpatient", "3": "inpatient"},
+        "work_injury_insutypes": ["410"],
+        "maternity_insutypes": ["510"],
+        "maternity_med_types": ["51", "52", "53"],
+        "internet_med_types": [],
+        "surgery_discount_ratio": "0.5",
+        "herbal_list_types": ["102"],
+    },
+    "rules": [
+        {"rule_class": "药品区分性别使用", "rule_id": "GZ10000301004000", "rule_name": "药品区分性别使用",
+         "tier": "医疗类", "family": "sex", "sev_deg": "1", "workflow_impact": "block"},
+    ],
+    "points": [
+        {"kp_id": "KP-e93841e8e9a68cc2", "rule_class": "药品区分性别使用", "family": "sex",
+         "item_name": "左炔诺孕酮宫内节育系统", "codes": [IUD_CODE], "constraint": "限女性使用",
+         "valid_from": None, "valid_to": None, "params": {"sex": "2"}},
+    ],
+    "not_compiled": [],
+}
+
+
+def write_small_bundle(directory: Path) -> Path:
+    """Write the small bundle into `directory` and return its path."""
+    path = directory / "bundle.json"
+    path.write_text(json.dumps(SMALL_BUNDLE, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@cache
+def _default_compiles() -> bool:
+    try:
+        load_bundle_file(default_bundle_path())
+    except (KbInvalid, OSError):
+        return False
+    return True
+
+
+def agent_kb_path(directory: Path) -> Path:
+    """The embedded default bundle when it compiles, else the small bundle written into `directory`."""
+    return default_bundle_path() if _default_compiles() else write_small_bundle(directory)
