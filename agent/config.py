@@ -118,7 +118,8 @@ Rank = Annotated[int, Field(ge=0, le=3)]
 
 
 class _KbParameters(_Section):
-    """Overrides of the bundle's `parameters` (BUNDLE_SPEC.md); a mapping or list replaces the bundle's whole."""
+    """Overrides of the bundle's `parameters` (knowledge_base/README.md): a mapping merges key by key into the
+    bundle's (e.g. re-rank one HOSP_LV code), a list or scalar replaces the bundle's value."""
 
     child_below_years: int | None = Field(default=None, gt=0)
     working_age_min_years: int | None = Field(default=None, ge=0)

@@ -16,7 +16,15 @@ from typing import Any
 from .errors import KbInvalid
 from .model import WorkflowImpact
 
-__all__ = ["BUNDLE_FORMAT", "CompiledKB", "CompiledPoint", "KbParameters", "RuleMeta", "build_index"]
+__all__ = [
+    "BUNDLE_FORMAT",
+    "CompiledKB",
+    "CompiledPoint",
+    "KbParameters",
+    "RuleMeta",
+    "build_index",
+    "merge_parameters",
+]
 
 BUNDLE_FORMAT = "fundguard-kb-bundle"
 SUPPORTED_FORMAT_VERSIONS = frozenset({1})
@@ -108,8 +116,21 @@ def _date(value: Any, where: str) -> date | None:
         raise KbInvalid(f"not a date: {value!r}", where) from exc
 
 
+def merge_parameters(raw: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Local overrides over the bundle's parameters: a mapping merges key by key (re-ranking one HOSP_LV code keeps
+    the others); a scalar or list replaces the bundle's value."""
+    merged = dict(raw)
+    for key, value in (overrides or {}).items():
+        current = merged.get(key)
+        both_maps = isinstance(value, Mapping) and isinstance(current, Mapping)
+        merged[key] = {**current, **value} if both_maps else value
+    return merged
+
+
 def _params(raw: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> KbParameters:
-    merged = {**raw, **(overrides or {})}
+    if not isinstance(raw, Mapping):
+        raise KbInvalid("must be an object", "parameters")
+    merged = merge_parameters(raw, overrides)
     try:
         return KbParameters(
             child_below_years=int(merged["child_below_years"]),

@@ -14,20 +14,7 @@ from typing import Any
 
 from fundguard.agent.engine import CompiledKB, KbInvalid, KbUnavailable, build_index
 
-__all__ = ["KbStore", "load_bundle_file", "merge_parameter_overrides"]
-
-
-def merge_parameter_overrides(
-    bundle_parameters: Any, parameter_overrides: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """Overrides with mapping values merged key by key into the bundle's mapping (e.g. one HOSP_LV code re-ranked
-    keeps the other codes); scalars and lists replace the bundle's value."""
-    base = bundle_parameters if isinstance(bundle_parameters, Mapping) else {}
-    out: dict[str, Any] = {}
-    for key, value in (parameter_overrides or {}).items():
-        current = base.get(key)
-        out[key] = {**current, **value} if isinstance(value, Mapping) and isinstance(current, Mapping) else value
-    return out
+__all__ = ["KbStore", "load_bundle_file"]
 
 
 def load_bundle_file(path: Path, parameter_overrides: Mapping[str, Any] | None = None) -> CompiledKB:
@@ -38,8 +25,6 @@ def load_bundle_file(path: Path, parameter_overrides: Mapping[str, Any] | None =
         raise KbInvalid(f"not JSON ({exc.msg} at line {exc.lineno})", str(path)) from exc
     except UnicodeDecodeError as exc:
         raise KbInvalid(f"not UTF-8 text ({exc.reason} at byte {exc.start})", str(path)) from exc
-    if parameter_overrides and isinstance(bundle, Mapping):
-        parameter_overrides = merge_parameter_overrides(bundle.get("parameters"), parameter_overrides)
     return build_index(bundle, parameter_overrides)
 
 

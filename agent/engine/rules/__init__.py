@@ -31,14 +31,12 @@ FAMILY_MODULES: dict[str, str] = {
 def _load() -> dict[str, Family]:
     families: dict[str, Family] = {}
     for name, module_name in FAMILY_MODULES.items():
-        try:
-            module = import_module(f"{__name__}.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{module_name}":
-                raise
-            continue  # family not written yet: the KB loader rejects points that need it
+        module = import_module(f"{__name__}.{module_name}")
         register(module.TEXTS)
-        families[name] = module.FAMILY
+        family: Family = module.FAMILY
+        if family.name != name:
+            raise ValueError(f"rules/{module_name}.py declares family {family.name!r}, registered as {name!r}")
+        families[name] = family
     return families
 
 

@@ -1,0 +1,1 @@
+"""Interoperability: clients in other languages, generated only from proto/, call the agent unmodified."""
