@@ -58,10 +58,8 @@ def _cases() -> list[dict[str, Any]]:
 def national_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], dict[str, Verdict]]:
     """All cases in one 3101 envelope, checked once by the CLI; verdicts grouped by encounter."""
     cases = _cases()
-    envelope = {
-        "infno": "3101",
-        "input": {"data": {"syscode": "HIS", "trig_scen": "4", "patient_dtos": [_patient(n, c) for n, c in enumerate(cases)]}},
-    }
+    patients = [_patient(n, c) for n, c in enumerate(cases)]
+    envelope = {"infno": "3101", "input": {"data": {"syscode": "HIS", "trig_scen": "4", "patient_dtos": patients}}}
     request = Path(tmp_path_factory.mktemp("n3101")) / "all-cases-3101.json"
     request.write_text(json.dumps(envelope, ensure_ascii=False), encoding="utf-8")
     proc = subprocess.run(
