@@ -122,8 +122,10 @@ def merge_parameters(raw: Mapping[str, Any], overrides: Mapping[str, Any] | None
     merged = dict(raw)
     for key, value in (overrides or {}).items():
         current = merged.get(key)
-        both_maps = isinstance(value, Mapping) and isinstance(current, Mapping)
-        merged[key] = {**current, **value} if both_maps else value
+        if isinstance(value, Mapping) and isinstance(current, Mapping):
+            merged[key] = {**current, **value}
+        else:
+            merged[key] = value
     return merged
 
 
