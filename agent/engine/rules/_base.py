@@ -20,7 +20,17 @@ from ..index import CompiledKB, CompiledPoint, KbParameters
 from ..model import CheckRequest, Encounter, OrderLine, WorkflowImpact
 from ..texts import render
 
-__all__ = ["MAX_SPAN_DAYS", "Context", "Family", "Finding", "Hit", "age_in", "line_amount", "unit_price"]
+__all__ = [
+    "MAX_SPAN_DAYS",
+    "Context",
+    "Family",
+    "Finding",
+    "Hit",
+    "age_in",
+    "line_amount",
+    "once_per_point",
+    "unit_price",
+]
 
 Hit = tuple[OrderLine, CompiledPoint]
 
@@ -51,6 +61,23 @@ class Family:
     name: str
     compile_params: CompileParams
     check: CheckFn
+
+
+def once_per_point(findings: Callable[[Context, CompiledPoint], list[Finding]]) -> CheckFn:
+    """A family `check` that judges each distinct point once, for families that look across all of a point's
+    lines (pair, frequency, course, interval): the engine hands one hit per (line, point)."""
+
+    def check(ctx: Context, hits: Sequence[Hit]) -> list[Finding]:
+        out: list[Finding] = []
+        seen: set[str] = set()
+        for _, point in hits:
+            if point.kp_id not in seen:
+                seen.add(point.kp_id)
+                out.extend(findings(ctx, point))
+        return out
+
+    check.__doc__ = findings.__doc__
+    return check
 
 
 def line_amount(line: OrderLine) -> Decimal:

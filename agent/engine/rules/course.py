@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import KbInvalid
 from ..index import CompiledPoint, KbParameters
-from ._base import Context, Family, Finding, Hit, line_amount
+from ._base import Context, Family, Finding, line_amount, once_per_point
 from .interval import Use, collect_uses, positive_days, spacing_findings
 
 __all__ = ["FAMILY", "TEXTS"]
@@ -141,15 +141,7 @@ def _findings(ctx: Context, point: CompiledPoint) -> list[Finding]:
     return out
 
 
-def check(ctx: Context, hits: Sequence[Hit]) -> list[Finding]:
-    """Flag current lines whose days fall beyond the paid course, or that come too soon after another use."""
-    out: list[Finding] = []
-    seen: set[str] = set()
-    for _, point in hits:
-        if point.kp_id not in seen:
-            seen.add(point.kp_id)
-            out.extend(_findings(ctx, point))
-    return out
+check = once_per_point(_findings)
 
 
 FAMILY = Family("course", compile_params, check)

@@ -13,7 +13,7 @@ carry none, and the earlier lines of those dates, are listed as involved.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import KbInvalid
 from ..index import CompiledPoint, KbParameters
 from ..model import OrderLine
-from ._base import Context, Family, Finding, Hit, line_amount, unit_price
+from ._base import Context, Family, Finding, line_amount, once_per_point, unit_price
 
 __all__ = ["FAMILY", "TEXTS"]
 
@@ -134,15 +134,7 @@ def _findings(ctx: Context, point: CompiledPoint) -> list[Finding]:
     return out
 
 
-def check(ctx: Context, hits: Sequence[Hit]) -> list[Finding]:
-    """Flag current lines that push a date's quantity of the item over its daily cap."""
-    out: list[Finding] = []
-    seen: set[str] = set()
-    for _, point in hits:
-        if point.kp_id not in seen:
-            seen.add(point.kp_id)
-            out.extend(_findings(ctx, point))
-    return out
+check = once_per_point(_findings)
 
 
 FAMILY = Family("frequency", compile_params, check)

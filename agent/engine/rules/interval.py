@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import KbInvalid
 from ..index import CompiledPoint, KbParameters
 from ..model import OrderLine
-from ._base import Context, Family, Finding, Hit, line_amount
+from ._base import Context, Family, Finding, line_amount, once_per_point
 
 __all__ = ["FAMILY", "TEXTS", "Use", "collect_uses", "spacing_findings"]
 
@@ -134,16 +134,13 @@ def spacing_findings(ctx: Context, point: CompiledPoint, n: int, uses: Sequence[
     return out
 
 
-def check(ctx: Context, hits: Sequence[Hit]) -> list[Finding]:
+def _findings(ctx: Context, point: CompiledPoint) -> list[Finding]:
     """Flag current uses of an item closer than its minimum interval to another use."""
-    out: list[Finding] = []
-    seen: set[str] = set()
-    for _, point in hits:
-        if point.kp_id not in seen:
-            seen.add(point.kp_id)
-            n: int = point.params.min_interval_days
-            out.extend(spacing_findings(ctx, point, n, collect_uses(ctx, point, True), "interval"))
-    return out
+    n: int = point.params.min_interval_days
+    return spacing_findings(ctx, point, n, collect_uses(ctx, point, True), "interval")
+
+
+check = once_per_point(_findings)
 
 
 FAMILY = Family("interval", compile_params, check)

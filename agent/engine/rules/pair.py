@@ -13,7 +13,7 @@ so its amount is never counted twice. The point is indexed under both codes, so 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import KbInvalid
 from ..index import CompiledPoint, KbParameters
 from ..model import OrderLine
-from ._base import Context, Family, Finding, Hit, line_amount
+from ._base import Context, Family, Finding, line_amount, once_per_point
 
 __all__ = ["FAMILY", "TEXTS"]
 
@@ -110,15 +110,7 @@ def _findings(ctx: Context, point: CompiledPoint) -> list[Finding]:
     return out
 
 
-def check(ctx: Context, hits: Sequence[Hit]) -> list[Finding]:
-    """Flag the duplicate line of every A×B pair billed together within the window."""
-    out: list[Finding] = []
-    seen: set[str] = set()
-    for _, point in hits:
-        if point.kp_id not in seen:
-            seen.add(point.kp_id)
-            out.extend(_findings(ctx, point))
-    return out
+check = once_per_point(_findings)
 
 
 FAMILY = Family("pair", compile_params, check)
