@@ -1,0 +1,204 @@
+"""The servers the gRPC bench calls: the real agent, and bare echo services to compare it with.
+
+- `agent`: `fundguard.agent.transport.grpc_server.create_server` on settings from `fundguard.agent.config`
+  (address 127.0.0.1:0), logging configured as the agent configures it, the embedded default KB.
+- `echo`: a thread-pool grpcio server (same pool size and options as the agent) with one generic handler whose
+  (de)serializers are identity: it answers each request with the request's own bytes.
+- `aio-echo`: the same echo on `grpc.aio` (asyncio, no thread pool).
+
+Each can run in this process (`start_in_process`) or in a child process (`start_subprocess`, which runs
+`python -m bench.servers KIND`: the child prints `PORT <n>` and serves until its stdin closes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from fundguard.agent.config import Settings, load_settings
+from fundguard.agent.engine import CompiledKB
+
+__all__ = [
+    "ECHO_METHOD",
+    "KINDS",
+    "Running",
+    "agent_settings",
+    "start_in_process",
+    "start_subprocess",
+]
+
+ECHO_SERVICE = "fundguard.bench.Echo"
+ECHO_METHOD = f"/{ECHO_SERVICE}/Echo"
+KINDS = ("agent", "echo", "aio-echo")
+REPO = Path(__file__).resolve().parent.parent
+LOCAL = "127.0.0.1:0"
+
+
+@dataclass
+class Running:
+    """A serving server: its port, how it runs and how to stop it."""
+
+    kind: str
+    port: int
+    where: str  # "in-process" or "subprocess (pid N)"
+    _stop: Callable[[], None]
+
+    def stop(self) -> None:
+        """Stop the server (and its process or loop thread)."""
+        self._stop()
+
+
+def agent_settings() -> Settings:
+    """The agent's own settings (defaults, FUNDGUARD_* environment) with the address set to 127.0.0.1:0."""
+    return load_settings(overrides={"grpc.address": LOCAL})
+
+
+def _options(settings: Settings) -> list[tuple[str, Any]]:
+    """The channel options the agent's server sets, so the echo server runs the same way."""
+    return [("grpc.max_receive_message_length", settings.grpc.max_receive_bytes), ("grpc.so_reuseport", 0)]
+
+
+def _echo(request: bytes, _context: Any) -> bytes:
+    return request
+
+
+async def _aio_echo(request: bytes, _context: Any) -> bytes:
+    return request
+
+
+def _echo_handlers(behavior: Callable[..., Any]) -> dict[str, grpc.RpcMethodHandler]:  # type: ignore[type-arg]
+    # None (de)serializers: the bytes pass through untouched
+    return {"Echo": grpc.unary_unary_rpc_method_handler(behavior)}
+
+
+def _serve_echo(settings: Settings) -> tuple[grpc.Server, int]:
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=settings.grpc.max_workers, thread_name_prefix="bench-echo"),
+        options=_options(settings),
+    )
+    handlers = _echo_handlers(_echo)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(ECHO_SERVICE, handlers),))
+    # the agent registers its methods this way too (grpcio's faster lookup); same path for both
+    server.add_registered_method_handlers(ECHO_SERVICE, handlers)  # type: ignore[attr-defined]
+    port = server.add_insecure_port(LOCAL)
+    server.start()
+    return server, port
+
+
+def _serve_agent(settings: Settings, kb: CompiledKB | None) -> tuple[grpc.Server, int]:
+    from fundguard.agent.kb import KbStore
+    from fundguard.agent.log import configure_logging
+    from fundguard.agent.service import CheckService
+    from fundguard.agent.transport.grpc_server import create_server
+
+    configure_logging(settings.log)  # as the agent does at start (level info: the per-check debug line is off)
+    store = KbStore(settings.kb.parameters)
+    if kb is None:
+        store.load(settings.kb.path)
+    else:
+        store.activate(kb, str(settings.kb.path))
+    server, port = create_server(CheckService(store), settings.grpc)
+    server.start()
+    return server, port
+
+
+class _AioThread:
+    """A grpc.aio echo server on its own event loop in a daemon thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._server: grpc.aio.Server | None = None
+        self.port = 0
+        self._thread = threading.Thread(target=self._run, name="bench-aio", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("aio echo server did not start")
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._start())
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _start(self) -> None:
+        server = grpc.aio.server(options=_options(self._settings))
+        handlers = _echo_handlers(_aio_echo)
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(ECHO_SERVICE, handlers),))
+        self.port = server.add_insecure_port(LOCAL)
+        await server.start()
+        self._server = server
+
+    def stop(self) -> None:
+        """Stop the server, then the loop and its thread."""
+        if self._server is not None:
+            asyncio.run_coroutine_threadsafe(self._server.stop(0), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+def start_in_process(kind: str, settings: Settings, kb: CompiledKB | None = None) -> Running:
+    """Start a server of `kind` in this process (its handlers share this interpreter's GIL with the client)."""
+    if kind == "aio-echo":
+        aio = _AioThread(settings)
+        return Running(kind, aio.port, "in-process", aio.stop)
+    server, port = _serve_agent(settings, kb) if kind == "agent" else _serve_echo(settings)
+
+    def stop() -> None:
+        server.stop(0).wait()
+
+    return Running(kind, port, "in-process", stop)
+
+
+def start_subprocess(kind: str) -> Running:
+    """Start a server of `kind` in a child Python process (own GIL); it reads its settings itself."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.servers", kind],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    line = proc.stdout.readline()
+    if not line.startswith("PORT "):
+        proc.kill()
+        raise RuntimeError(f"{kind} server did not start (got {line!r}, exit {proc.wait()})")
+
+    def stop() -> None:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    return Running(kind, int(line.split()[1]), f"subprocess (pid {proc.pid})", stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.servers KIND`: serve until stdin closes (used by start_subprocess)."""
+    parser = argparse.ArgumentParser(description="serve one bench server until stdin closes")
+    parser.add_argument("kind", choices=KINDS)
+    args = parser.parse_args(argv)
+    running = start_in_process(args.kind, agent_settings())
+    print(f"PORT {running.port}", flush=True)
+    sys.stdin.read()  # returns at EOF: the parent closed our stdin
+    running.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""Latency summaries: p50 / p99 / mean of a list of nanosecond samples, reported in microseconds."""
+
+from __future__ import annotations
+
+import math
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["Timing", "peak_rss_mib", "sample", "summarize"]
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """One measured series (µs): nearest-rank percentiles over `n` samples."""
+
+    n: int
+    p50: float
+    p90: float
+    p99: float
+    mean: float
+    min: float
+    max: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Rounded figures for the JSON line."""
+        return {
+            "n": self.n,
+            "p50_us": round(self.p50, 1),
+            "p90_us": round(self.p90, 1),
+            "p99_us": round(self.p99, 1),
+            "mean_us": round(self.mean, 1),
+            "min_us": round(self.min, 1),
+            "max_us": round(self.max, 1),
+        }
+
+
+def _rank(ordered: list[int], q: float) -> int:
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def summarize(samples_ns: list[int]) -> Timing:
+    """p50/p90/p99 (nearest rank), mean, min and max of `samples_ns`, converted to µs."""
+    if not samples_ns:
+        raise ValueError("no samples")
+    ordered = sorted(samples_ns)
+    us = 1000.0
+    return Timing(
+        n=len(ordered),
+        p50=_rank(ordered, 0.50) / us,
+        p90=_rank(ordered, 0.90) / us,
+        p99=_rank(ordered, 0.99) / us,
+        mean=sum(ordered) / len(ordered) / us,
+        min=ordered[0] / us,
+        max=ordered[-1] / us,
+    )
+
+
+def sample(fn: Callable[[], object], iterations: int, warmup: int, pause_s: float = 0.0) -> Timing:
+    """Call `fn` `warmup` times untimed, then `iterations` times, each timed with perf_counter_ns.
+
+    With `pause_s`, the process sleeps that long before each timed call: the CPU idles between calls as it does
+    in a server answering sequential requests (caches and clocks are no longer hot).
+    """
+    for _ in range(warmup):
+        fn()
+    clock = time.perf_counter_ns
+    sleep = time.sleep
+    samples = [0] * iterations
+    for i in range(iterations):
+        if pause_s:
+            sleep(pause_s)
+        started = clock()
+        fn()
+        samples[i] = clock() - started
+    return summarize(samples)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far (getrusage ru_maxrss, KiB on Linux), in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
