@@ -96,12 +96,14 @@ def _serve_echo(settings: Settings) -> tuple[grpc.Server, int]:
 
 
 def _serve_agent(settings: Settings, kb: CompiledKB | None) -> tuple[grpc.Server, int]:
+    from fundguard.agent.app import tune_runtime
     from fundguard.agent.kb import KbStore
     from fundguard.agent.log import configure_logging
     from fundguard.agent.service import CheckService
     from fundguard.agent.transport.grpc_server import create_server
 
     configure_logging(settings.log)  # as the agent does at start (level info: the per-check debug line is off)
+    tune_runtime()  # as `fundguard serve` does
     store = KbStore(settings.kb.parameters)
     if kb is None:
         store.load(settings.kb.path)

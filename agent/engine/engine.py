@@ -17,6 +17,7 @@ from .rules import FAMILIES, Context, Finding
 __all__ = ["check"]
 
 CENT = Decimal("0.01")
+ZERO_CENTS = Decimal("0.00")
 
 
 def check(request: CheckRequest, kb: CompiledKB, service_date: date, judgement_id: str) -> CheckResult:
@@ -30,8 +31,12 @@ def check(request: CheckRequest, kb: CompiledKB, service_date: date, judgement_i
             continue
         day = line.begn_date or service_date
         for point in points:
-            if point.applies_on(day):
-                by_family.setdefault(point.family, []).append((line, point))
+            if point.always or point.applies_on(day):
+                hits = by_family.get(point.family)
+                if hits is None:
+                    by_family[point.family] = [(line, point)]
+                else:
+                    hits.append((line, point))
 
     findings: list[Finding] = []
     for family_name, hits in by_family.items():
@@ -51,14 +56,18 @@ def _order_key(f: Finding) -> tuple[str, str, tuple[str, ...]]:
 
 def _to_alert(f: Finding, jr_id: str, mdtrt_id: str) -> Alert:
     rule = f.point.rule
-    lines = [AlertLine(line.rx_id, "1", amt.quantize(CENT)) for line, amt in f.violating]
-    seen = {line.rx_id for line, _ in f.violating}
-    for line in f.related:
-        if line.rx_id not in seen:
-            seen.add(line.rx_id)
-            lines.append(AlertLine(line.rx_id, "2", Decimal("0.00")))
-    total = sum((amt for _, amt in f.violating), Decimal(0)).quantize(CENT)
-    first = f.violating[0][0] if f.violating else None
+    lines = []
+    total = ZERO_CENTS
+    for line, amount in f.violating:
+        amount = amount.quantize(CENT)
+        total += amount
+        lines.append(AlertLine(line.rx_id, "1", amount))
+    if f.related:
+        seen = {al.rx_id for al in lines}
+        for line in f.related:
+            if line.rx_id not in seen:
+                seen.add(line.rx_id)
+                lines.append(AlertLine(line.rx_id, "2", ZERO_CENTS))
     return Alert(
         jr_id=jr_id,
         rule_id=rule.rule_id,
@@ -73,5 +82,5 @@ def _to_alert(f: Finding, jr_id: str, mdtrt_id: str) -> Alert:
         lines=tuple(lines),
         vola_evid=f.point.constraint,
         mdtrt_id=mdtrt_id,
-        drord_dr_codg=first.drord_dr_codg if first else "",
+        drord_dr_codg=f.violating[0][0].drord_dr_codg if f.violating else "",
     )

@@ -56,6 +56,8 @@ class CompiledPoint:
     valid_from: date | None
     valid_to: date | None
     params: Any
+    code_set: frozenset[str]
+    always: bool  # no validity bounds: in force on every date
 
     def applies_on(self, day: date) -> bool:
         """True when the point is in force on `day` (valid_to is exclusive)."""
@@ -223,6 +225,8 @@ def build_index(bundle: Mapping[str, Any], parameter_overrides: Mapping[str, Any
             valid_from=_date(rp.get("valid_from"), f"{where}.valid_from"),
             valid_to=_date(rp.get("valid_to"), f"{where}.valid_to"),
             params=family.compile_params(rp.get("params") or {}, params, f"{where}.params"),
+            code_set=frozenset(str(c) for c in codes),
+            always=not rp.get("valid_from") and not rp.get("valid_to"),
         )
         points[point.kp_id] = point
         for code in dict.fromkeys(point.codes):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["DEFAULT_LOCALE", "register", "render"]
+__all__ = ["DEFAULT_LOCALE", "register", "render", "resolve_locale"]
 
 DEFAULT_LOCALE = "zh-CN"
 _TEMPLATES: dict[str, Mapping[str, str]] = {}
@@ -24,15 +24,15 @@ def register(texts: Mapping[str, Mapping[str, str]]) -> None:
         _TEMPLATES[key] = by_locale
 
 
-def _pick(locale: str) -> str:
-    low = (locale or DEFAULT_LOCALE).lower()
-    return "en" if low.startswith("en") else DEFAULT_LOCALE
+def resolve_locale(locale: str) -> str:
+    """The template locale for a requested one: "en" for any English tag, else Chinese."""
+    return "en" if (locale or "").lower().startswith("en") else DEFAULT_LOCALE
 
 
 def render(key: str, locale: str, fields: Mapping[str, object]) -> str:
-    """Fill template `key` for `locale`; missing fields render as empty."""
+    """Fill template `key` for `locale` (any tag; resolved by `resolve_locale`); missing fields render empty."""
     by_locale = _TEMPLATES[key]
-    template = by_locale.get(_pick(locale)) or by_locale[DEFAULT_LOCALE]
+    template = by_locale.get(locale) or by_locale.get(resolve_locale(locale)) or by_locale[DEFAULT_LOCALE]
     return template.format_map(_Lenient(fields))
 
 

@@ -93,19 +93,11 @@ class OrderIn(_In):
     hilist_pric: Dec = None
     hilist_name: Str = ""
     hilist_type: Str = ""
-    chrg_type: Str = ""
     rxno: Str = ""
-    grpno: Str = ""
     drord_begn_date: Day = None
     drord_stop_date: Day = None
     drord_dr_codg: Str = ""
-    drord_dr_profttl: Str = ""
-    drord_dept_codg: Str = ""
-    long_drord_flag: Flag = False
     curr_drord_flag: Str = "1"
-    hosplist_code: Str = ""
-    spec_unt: Str = ""
-    drord_bhvr: Str = ""
 
     @field_validator("cnt")
     @classmethod
@@ -182,19 +174,11 @@ def _order(o: OrderIn) -> m.OrderLine:
         hilist_pric=o.hilist_pric,
         hilist_name=o.hilist_name,
         hilist_type=o.hilist_type,
-        chrg_type=o.chrg_type,
         rxno=o.rxno,
-        grpno=o.grpno,
         begn_date=o.drord_begn_date,
         stop_date=o.drord_stop_date,
         drord_dr_codg=o.drord_dr_codg,
-        drord_dr_profttl=o.drord_dr_profttl,
-        drord_dept_codg=o.drord_dept_codg,
-        long_drord=o.long_drord_flag,
         current=o.curr_drord_flag != "0",
-        hosplist_code=o.hosplist_code,
-        spec_unt=o.spec_unt,
-        drord_bhvr=o.drord_bhvr,
     )
 
 

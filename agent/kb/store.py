@@ -6,6 +6,7 @@ Reads are lock-free (`store.current` is one attribute read); loads are serialise
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from collections.abc import Mapping
@@ -59,9 +60,16 @@ class KbStore:
     def activate(self, kb: CompiledKB, source: str) -> None:
         """Swap in an already compiled KB (one reference assignment)."""
         with self._lock:
-            self._kb = kb
-            self._source = source
-            self.last_error = ""
+            self._swap(kb, source)
+
+    def _swap(self, kb: CompiledKB, source: str) -> None:
+        self._kb = kb
+        self._source = source
+        self.last_error = ""
+        # The KB is ~100k long-lived objects: move them out of the collector's generations so that collections
+        # during checks do not walk them (a replaced KB is still freed by reference counting: it has no cycles).
+        gc.collect()
+        gc.freeze()
 
     def load(self, path: Path) -> CompiledKB:
         """Compile the bundle at `path` aside and swap it in; on failure keep the current KB and re-raise."""
@@ -71,7 +79,5 @@ class KbStore:
             except (KbInvalid, OSError) as exc:
                 self.last_error = str(exc)
                 raise
-            self._kb = kb
-            self._source = str(path)
-            self.last_error = ""
+            self._swap(kb, str(path))
             return kb

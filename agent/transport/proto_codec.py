@@ -24,9 +24,9 @@ __all__ = ["SERVICE_NAME", "request_from_proto", "response_to_proto"]
 SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["ComplianceAgent"].full_name
 
 _ZERO = Decimal(0)
+_CENT = Decimal("0.01")
 _MAX_DECIMAL = Decimal("1e12")  # agent.intake.scalars refuses |x| >= 1e12 the same way
 _DATE_TIME_SEPARATORS = frozenset(" T")
-_CENT = Decimal("0.01")
 _MAX_UINT32 = 2**32 - 1
 _IMPACT = {
     m.WorkflowImpact.BLOCK: pb.WORKFLOW_IMPACT_BLOCK,
@@ -85,52 +85,61 @@ def _diagnosis(d: pb.Diagnosis, where: str) -> m.Diagnosis:
         d.dise_name.strip(),
         d.maindise_flag.strip() == "1",
         d.inout_dise_type.strip(),
-        parse_date(d.dise_date, f"{where}.dise_date"),
+        _day(d.dise_date, f"{where}.dise_date") if d.dise_date else None,
     )
 
 
-def _order(o: pb.Order, where: str) -> m.OrderLine:
-    try:
-        return _order_line(o)
-    except InvalidField as exc:
-        raise _within(where, exc) from None
+def _orders(orders: Iterable[pb.Order], where: str) -> tuple[m.OrderLine, ...]:
+    """All lines of an encounter; the path `where.orders[i]` is built only when a line is refused."""
+    out = []
+    for i, o in enumerate(orders):
+        try:
+            out.append(_order_line(o))
+        except InvalidField as exc:
+            raise _within(f"{where}.orders[{i}]", exc) from None
+    return tuple(out)
 
 
 def _order_line(o: pb.Order) -> m.OrderLine:
-    """One order line; errors name the field relative to the line (the caller prefixes the path)."""
-    rx_id = _required(o.rx_id, "rx_id")
-    hilist_code = _required(o.hilist_code, "hilist_code")
-    cnt = _decimal(o.cnt, "cnt") if o.cnt else None
+    """One order line; errors name the field relative to the line (the caller prefixes the path).
+
+    Hot path (every line of every gRPC check): each proto field is read once, optional parses run only on
+    non-empty strings, and the line is built positionally (the order of `OrderLine`'s fields).
+    """
+    rx_id = o.rx_id.strip()
+    if not rx_id:
+        raise InvalidField("is required", "rx_id")
+    hilist_code = o.hilist_code.strip()
+    if not hilist_code:
+        raise InvalidField("is required", "hilist_code")
+    raw = o.cnt
+    cnt = _decimal(raw, "cnt") if raw else None
     if cnt is None:
         raise InvalidField("is required (a decimal number)", "cnt")
-    pric = _decimal(o.pric, "pric") if o.pric else None
-    sumamt = _decimal(o.sumamt, "sumamt") if o.sumamt else None
-    hilist_pric = _decimal(o.hilist_pric, "hilist_pric") if o.hilist_pric else None
-    begn = _day(o.drord_begn_date, "drord_begn_date") if o.drord_begn_date else None
-    stop = _day(o.drord_stop_date, "drord_stop_date") if o.drord_stop_date else None
-    price = pric if pric is not None else _ZERO
+    raw = o.pric
+    price = (_decimal(raw, "pric") or _ZERO) if raw else _ZERO
+    raw = o.sumamt
+    sumamt = _decimal(raw, "sumamt") if raw else None
+    raw = o.hilist_pric
+    hilist_pric = _decimal(raw, "hilist_pric") if raw else None
+    raw = o.drord_begn_date
+    begn = _day(raw, "drord_begn_date") if raw else None
+    raw = o.drord_stop_date
+    stop = _day(raw, "drord_stop_date") if raw else None
     return m.OrderLine(
-        rx_id=rx_id,
-        hilist_code=hilist_code,
-        cnt=cnt,
-        pric=price,
-        sumamt=sumamt if sumamt is not None else cnt * price,
-        hilist_pric=hilist_pric,
-        hilist_name=o.hilist_name.strip(),
-        hilist_type=o.hilist_type.strip(),
-        chrg_type=o.chrg_type.strip(),
-        rxno=o.rxno.strip(),
-        grpno=o.grpno.strip(),
-        begn_date=begn,
-        stop_date=stop,
-        drord_dr_codg=o.drord_dr_codg.strip(),
-        drord_dr_profttl=o.drord_dr_profttl.strip(),
-        drord_dept_codg=o.drord_dept_codg.strip(),
-        long_drord=o.long_drord_flag.strip() == "1",
-        current=o.curr_drord_flag.strip() != "0",
-        hosplist_code=o.hosplist_code.strip(),
-        spec_unt=o.spec_unt.strip(),
-        drord_bhvr=o.drord_bhvr.strip(),
+        rx_id,
+        hilist_code,
+        cnt,
+        price,
+        sumamt if sumamt is not None else cnt * price,
+        o.hilist_name.strip(),
+        o.hilist_type.strip(),
+        o.rxno.strip(),
+        hilist_pric,
+        begn,
+        stop,
+        o.drord_dr_codg.strip(),
+        o.curr_drord_flag.strip() != "0",
     )
 
 
@@ -146,8 +155,8 @@ def _operation(op: pb.Operation, where: str) -> m.Operation:
 
 def _encounter(e: pb.Encounter, where: str) -> m.Encounter:
     mdtrt_id = _required(e.mdtrt_id, f"{where}.mdtrt_id")
-    adm_date = parse_date(e.adm_date, f"{where}.adm_date")
-    dscg_date = parse_date(e.dscg_date, f"{where}.dscg_date")
+    adm_date = _day(e.adm_date, f"{where}.adm_date") if e.adm_date else None
+    dscg_date = _day(e.dscg_date, f"{where}.dscg_date") if e.dscg_date else None
     return m.Encounter(
         mdtrt_id=mdtrt_id,
         med_type=e.med_type.strip(),
@@ -163,9 +172,9 @@ def _encounter(e: pb.Encounter, where: str) -> m.Encounter:
         matn_stas=e.matn_stas.strip(),
         dscg_main_dise_codg=e.dscg_main_dise_codg.strip().upper(),
         internet_flag=e.internet_flag.strip() == "1",
-        diagnoses=tuple(_diagnosis(d, f"{where}.diagnoses[{i}]") for i, d in enumerate(e.diagnoses)),
-        orders=tuple(_order(o, f"{where}.orders[{i}]") for i, o in enumerate(e.orders)),
-        operations=tuple(_operation(op, f"{where}.operations[{i}]") for i, op in enumerate(e.operations)),
+        diagnoses=tuple([_diagnosis(d, f"{where}.diagnoses[{i}]") for i, d in enumerate(e.diagnoses)]),
+        orders=_orders(e.orders, where),
+        operations=tuple([_operation(op, f"{where}.operations[{i}]") for i, op in enumerate(e.operations)]),
     )
 
 
@@ -194,13 +203,20 @@ def request_from_proto(msg: pb.CheckRequest) -> ParsedRequest:
     return ParsedRequest(request, service_date)
 
 
-def _money(amount: Decimal) -> str:
-    return str(amount.quantize(_CENT))
-
-
-def _alerts(alerts: Iterable[m.Alert]) -> list[pb.Alert]:
-    return [
-        pb.Alert(
+def response_to_proto(outcome: CheckOutcome, task_id: str) -> pb.CheckResponse:
+    """Render the engine's result: money as decimal strings with two places, the date as yyyy-MM-dd.
+    Built in place with `add()`: this runs on every gRPC check."""
+    result = outcome.result
+    response = pb.CheckResponse(
+        judgement_id=result.judgement_id,
+        kb_revision=result.kb_revision,
+        task_id=task_id,
+        service_date=result.service_date.isoformat(),
+        engine_micros=min(max(outcome.engine_micros, 0), _MAX_UINT32),
+    )
+    add_alert = response.alerts.add
+    for a in result.alerts:
+        alert = add_alert(
             jr_id=a.jr_id,
             rule_id=a.rule_id,
             rule_name=a.rule_name,
@@ -208,26 +224,13 @@ def _alerts(alerts: Iterable[m.Alert]) -> list[pb.Alert]:
             vola_cont=a.vola_cont,
             sev_deg=a.sev_deg,
             workflow_impact=_IMPACT.get(a.workflow_impact, pb.WORKFLOW_IMPACT_UNSPECIFIED),
-            vola_amt=_money(a.vola_amt),
+            vola_amt=str(a.vola_amt.quantize(_CENT)),
             rx_ids=a.rx_ids,
             vola_evid=a.vola_evid,
-            lines=[pb.AlertLine(rx_id=x.rx_id, vola_item_type=x.vola_item_type, vola_amt=_money(x.vola_amt))
-                   for x in a.lines],
             mdtrt_id=a.mdtrt_id,
             drord_dr_codg=a.drord_dr_codg,
         )
-        for a in alerts
-    ]
-
-
-def response_to_proto(outcome: CheckOutcome, task_id: str) -> pb.CheckResponse:
-    """Render the engine's result: money as decimal strings with two places, the date as yyyy-MM-dd."""
-    result = outcome.result
-    return pb.CheckResponse(
-        judgement_id=result.judgement_id,
-        kb_revision=result.kb_revision,
-        alerts=_alerts(result.alerts),
-        task_id=task_id,
-        service_date=result.service_date.isoformat(),
-        engine_micros=min(max(outcome.engine_micros, 0), _MAX_UINT32),
-    )
+        add_line = alert.lines.add
+        for x in a.lines:
+            add_line(rx_id=x.rx_id, vola_item_type=x.vola_item_type, vola_amt=str(x.vola_amt.quantize(_CENT)))
+    return response

@@ -139,13 +139,13 @@ def test_is_request_decodes_to_the_domain_request() -> None:
     expected = [("6374", True), ("6371", False), ("6372", False)]
     assert expected == [(o.rx_id, o.current) for o in enc.orders]
     iud = enc.orders[0]
-    expected = (IUD_CODE, "1", "1153", "1153", "0")
+    expected = (IUD_CODE, "1", "1153", "1153", "ys01")
     assert expected == (
         iud.hilist_code,
         str(iud.cnt),
         str(iud.pric),
         str(iud.sumamt),
-        iud.drord_bhvr,
+        iud.drord_dr_codg,
     )
     expected = [True, False, False, False]
     assert expected == [d.maindise_flag for d in enc.diagnoses]
