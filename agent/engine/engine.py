@@ -58,8 +58,8 @@ def _to_alert(f: Finding, jr_id: str, mdtrt_id: str) -> Alert:
     rule = f.point.rule
     lines = []
     total = ZERO_CENTS
-    for line, amount in f.violating:
-        amount = amount.quantize(CENT)
+    for line, raw_amount in f.violating:
+        amount = raw_amount.quantize(CENT)
         total += amount
         lines.append(AlertLine(line.rx_id, "1", amount))
     if f.related:

@@ -108,7 +108,7 @@ def age_in(birth: date, on: date, unit: str) -> int:
 T = TypeVar("T")
 
 
-class lazy(Generic[T]):  # noqa: N801 -- reads like the functools decorator it replaces
+class lazy(Generic[T]):
     """`functools.cached_property` without the lock Python 3.11 takes on every first access (a check runs on one
     thread; the lock cost ~1.5 µs per property per check)."""
 
