@@ -18,7 +18,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import grpc
 import structlog
 
 from fundguard.agent.config import ConfigError, Settings, load_settings
@@ -26,7 +25,7 @@ from fundguard.agent.engine.errors import KbInvalid
 from fundguard.agent.kb import KbStore
 from fundguard.agent.log import configure_logging
 from fundguard.agent.service import CheckService
-from fundguard.agent.transport.grpc_server import BindError, create_server
+from fundguard.agent.transport.grpc_server import AgentServer, BindError, create_server
 from fundguard.agent.transport.health import AgentHealth
 
 __all__ = ["Agent", "StartupError", "build_agent", "run", "run_serve"]
@@ -50,7 +49,7 @@ class Agent:
     settings: Settings
     store: KbStore
     service: CheckService
-    server: grpc.Server
+    server: AgentServer
     port: int
     health: AgentHealth
 

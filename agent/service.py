@@ -7,6 +7,7 @@ measures engine time. It never logs patient identity.
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Callable
@@ -35,8 +36,23 @@ def default_service_date(request: CheckRequest, today: date) -> date:
     return max(dates) if dates else today
 
 
+class _Ids:
+    """Unique judgement ids without a syscall per check: a random 64-bit prefix per process + a counter
+    (uuid4 reads os.urandom on every call)."""
+
+    def __init__(self) -> None:
+        self._prefix = uuid.uuid4().hex[:16]
+        self._counter = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
 def _new_id() -> str:
-    return uuid.uuid4().hex
+    return _IDS()
+
+
+_IDS = _Ids()
 
 
 class CheckService:

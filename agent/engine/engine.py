@@ -42,16 +42,15 @@ def check(request: CheckRequest, kb: CompiledKB, service_date: date, judgement_i
     for family_name, hits in by_family.items():
         findings.extend(FAMILIES[family_name].check(ctx, hits))
     findings.sort(key=_order_key)
-    alerts = tuple(
-        _to_alert(f, f"{judgement_id}-{n:03d}", request.encounter.mdtrt_id) for n, f in enumerate(findings, 1)
-    )
+    mdtrt_id = request.encounter.mdtrt_id
+    alerts = tuple([_to_alert(f, f"{judgement_id}-{n:03d}", mdtrt_id) for n, f in enumerate(findings, 1)])
     return CheckResult(
         judgement_id=judgement_id, kb_revision=kb.revision, service_date=service_date, alerts=alerts
     )
 
 
-def _order_key(f: Finding) -> tuple[str, str, tuple[str, ...]]:
-    return (f.point.rule.rule_id, f.point.kp_id, tuple(line.rx_id for line, _ in f.violating))
+def _order_key(f: Finding) -> tuple[str, str, list[str]]:
+    return (f.point.rule.rule_id, f.point.kp_id, [line.rx_id for line, _ in f.violating])
 
 
 def _to_alert(f: Finding, jr_id: str, mdtrt_id: str) -> Alert:
@@ -78,7 +77,7 @@ def _to_alert(f: Finding, jr_id: str, mdtrt_id: str) -> Alert:
         sev_deg=f.sev_deg or rule.sev_deg,
         workflow_impact=f.workflow_impact or rule.workflow_impact,
         vola_amt=total,
-        rx_ids=tuple(al.rx_id for al in lines),
+        rx_ids=tuple([al.rx_id for al in lines]),
         lines=tuple(lines),
         vola_evid=f.point.constraint,
         mdtrt_id=mdtrt_id,

@@ -33,7 +33,10 @@ def render(key: str, locale: str, fields: Mapping[str, object]) -> str:
     """Fill template `key` for `locale` (any tag; resolved by `resolve_locale`); missing fields render empty."""
     by_locale = _TEMPLATES[key]
     template = by_locale.get(locale) or by_locale.get(resolve_locale(locale)) or by_locale[DEFAULT_LOCALE]
-    return template.format_map(_Lenient(fields))
+    try:
+        return template.format_map(fields)
+    except KeyError:  # a field the family did not pass renders empty
+        return template.format_map(_Lenient(fields))
 
 
 class _Lenient(dict[str, object]):

@@ -1,8 +1,14 @@
-"""The gRPC transport: `fundguard.v1.ComplianceAgent/Check` on a thread-pool server, with health and reflection.
+"""The gRPC transport: `fundguard.v1.ComplianceAgent/Check` on a grpc.aio server, with health and reflection.
+
+Measured (bench/, `make bench`): with the thread-pool server a Check p50 was ~1.6x a bare echo's, with grpc.aio
+~1.45x: the handler is CPU-bound Python, and running it on the event loop that polls the completion queue saves the
+hand-off to a worker thread. The aio server runs on its own event-loop thread behind the blocking `start()` /
+`stop(grace).wait()` API of a `grpc.Server`, so the composition root, tests and bench stay synchronous. The
+synchronous health servicer runs on the server's migration thread pool (`grpc.max_workers` threads).
 
 Check is registered with an identity request deserializer: the handler decodes the raw bytes itself, so a body
 that is not a `CheckRequest` (say 5 MB of garbage) is answered INVALID_ARGUMENT naming `request`, not INTERNAL.
-Errors become statuses in one place, `ErrorMappingInterceptor`:
+Errors become statuses in one place, `_guarded`:
 - `InvalidField` → INVALID_ARGUMENT with `google.rpc.BadRequest` (the field path) and `google.rpc.ErrorInfo`;
 - `KbUnavailable` → UNAVAILABLE;
 - anything else → INTERNAL with an error log line; the agent keeps serving.
@@ -11,8 +17,11 @@ Business code never calls `context.abort`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import grpc
@@ -32,7 +41,7 @@ from fundguard.v1 import compliance_pb2 as pb
 from .health import HEALTH_SERVICE_NAME, AgentHealth
 from .proto_codec import SERVICE_NAME, request_from_proto, response_to_proto
 
-__all__ = ["CHECK_METHOD", "BindError", "ErrorMappingInterceptor", "create_server", "status_for"]
+__all__ = ["CHECK_METHOD", "AgentServer", "BindError", "create_server", "status_for"]
 
 CHECK_METHOD = f"/{SERVICE_NAME}/Check"
 ERROR_DOMAIN = "fundguard.v1"
@@ -67,49 +76,28 @@ def status_for(exc: BaseException) -> grpc.Status:
     return _status(code_pb2.INTERNAL, "internal error (see the agent log)", info)
 
 
-Behavior = Callable[[Any, grpc.ServicerContext], Any]
+AioBehavior = Callable[[bytes, grpc.aio.ServicerContext[Any, Any]], Awaitable[pb.CheckResponse]]
 
 
-class ErrorMappingInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
-    """Wraps the unary methods of `service_name` so every exception leaves as a proper status."""
+def _guarded(method: str, behavior: Callable[[bytes, Any], pb.CheckResponse]) -> AioBehavior:
+    """The RPC as the aio server runs it: every exception leaves as a proper status (the one mapping place)."""
 
-    def __init__(self, service_name: str = SERVICE_NAME) -> None:
-        self._prefix = f"/{service_name}/"
-        self._wrapped: dict[str, tuple[object, grpc.RpcMethodHandler]] = {}  # type: ignore[type-arg]
+    async def rpc(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> pb.CheckResponse:
+        try:
+            return behavior(raw, context)
+        except InvalidField as exc:
+            _log.info("grpc.invalid_argument", method=method, field=exc.field or "request")
+            status = status_for(exc)
+        except KbUnavailable as exc:
+            _log.warning("grpc.unavailable", method=method, reason=exc.message)
+            status = status_for(exc)
+        except Exception as exc:
+            _log.error("grpc.internal_error", method=method, error=type(exc).__name__, exc_info=True)
+            status = status_for(exc)
+        await context.abort(status.code, status.details, status.trailing_metadata)
+        raise AssertionError("context.abort returned")  # pragma: no cover - abort always raises
 
-    def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
-        """Return the method's handler with its behaviour guarded (cached per method)."""
-        handler = continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or handler.unary_unary is None or not method.startswith(self._prefix):
-            return handler
-        cached = self._wrapped.get(method)
-        if cached is not None and cached[0] is handler:
-            return cached[1]
-        wrapped = grpc.unary_unary_rpc_method_handler(
-            self._guard(method, handler.unary_unary),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-        self._wrapped[method] = (handler, wrapped)
-        return wrapped
-
-    @staticmethod
-    def _guard(method: str, behavior: Behavior) -> Behavior:
-        def guarded(request: Any, context: grpc.ServicerContext) -> Any:
-            try:
-                return behavior(request, context)
-            except InvalidField as exc:
-                _log.info("grpc.invalid_argument", method=method, field=exc.field or "request")
-                context.abort_with_status(status_for(exc))
-            except KbUnavailable as exc:
-                _log.warning("grpc.unavailable", method=method, reason=exc.message)
-                context.abort_with_status(status_for(exc))
-            except Exception as exc:
-                _log.error("grpc.internal_error", method=method, error=type(exc).__name__, exc_info=True)
-                context.abort_with_status(status_for(exc))
-
-        return guarded
+    return rpc
 
 
 class _CheckHandler:
@@ -144,18 +132,57 @@ class _CheckHandler:
         return response_to_proto(outcome, request.task_id)
 
 
-def create_server(
-    service: CheckService, settings: GrpcSettings, health: AgentHealth | None = None
-) -> tuple[grpc.Server, int]:
-    """A bound, not yet started server with Check, health and reflection; returns it and the bound port.
+class _Stopping:
+    """What `AgentServer.stop` returns: `wait()` blocks until the grace period is over and the loop is closed."""
 
-    Configure logging before calling this (the Check handler binds its logger here); if nothing configured it,
-    the masked default is installed.
-    """
-    ensure_logging()
-    server = grpc.server(
-        ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="fundguard-grpc"),
-        interceptors=[ErrorMappingInterceptor()],
+    def __init__(self, stopped: Future[None], server: AgentServer) -> None:
+        self._stopped = stopped
+        self._server = server
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once the server stopped (False if `timeout` ran out first)."""
+        try:
+            self._stopped.result(timeout)
+        except FutureTimeout:
+            return False
+        self._server.close_loop()
+        return True
+
+
+class AgentServer:
+    """A grpc.aio server on its own event-loop thread, with the blocking API of a `grpc.Server`."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, thread: threading.Thread, server: grpc.aio.Server) -> None:
+        self._loop = loop
+        self._thread = thread
+        self._server = server
+
+    def start(self) -> None:
+        """Start serving (returns once the server accepts calls)."""
+        asyncio.run_coroutine_threadsafe(self._server.start(), self._loop).result()
+
+    def stop(self, grace: float | None) -> _Stopping:
+        """Stop accepting calls; running ones get up to `grace` seconds. `.wait()` on the result blocks until done."""
+        return _Stopping(asyncio.run_coroutine_threadsafe(self._server.stop(grace), self._loop), self)
+
+    def close_loop(self) -> None:
+        """End the event-loop thread (after stop)."""
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+
+
+def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()
+
+
+async def _build(service: CheckService, settings: GrpcSettings, health: AgentHealth) -> tuple[grpc.aio.Server, int]:
+    server = grpc.aio.server(
+        migration_thread_pool=ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="fundguard-grpc"),
         options=[
             ("grpc.max_receive_message_length", settings.max_receive_bytes),
             ("grpc.so_reuseport", 0),  # a second agent on the same port must fail, not share it
@@ -163,14 +190,14 @@ def create_server(
     )
     handlers = {
         "Check": grpc.unary_unary_rpc_method_handler(
-            _CheckHandler(service),
+            _guarded(CHECK_METHOD, _CheckHandler(service)),
             request_deserializer=None,  # raw bytes: the handler decodes, so garbage is INVALID_ARGUMENT
             response_serializer=pb.CheckResponse.SerializeToString,
         )
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
-    server.add_registered_method_handlers(SERVICE_NAME, handlers)  # type: ignore[attr-defined]
-    health = health if health is not None else AgentHealth()
+    # grpcio's registered-method fast path (as generated code does): no per-call walk of the generic handlers
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)  # type: ignore[attr-defined]  # not in grpc-stubs
     health.add_to(server)
     health.update(kb_loaded=service.store.loaded)
     reflection.enable_server_reflection((SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server)
@@ -181,3 +208,26 @@ def create_server(
     if port == 0:
         raise BindError(f"cannot listen on {settings.address}")
     return server, port
+
+
+def create_server(
+    service: CheckService, settings: GrpcSettings, health: AgentHealth | None = None
+) -> tuple[AgentServer, int]:
+    """A bound, not yet started server with Check, health and reflection; returns it and the bound port.
+
+    Configure logging before calling this (the Check handler binds its logger here); if nothing configured it,
+    the masked default is installed.
+    """
+    ensure_logging()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=_run_loop, args=(loop,), name="fundguard-grpc-loop", daemon=True)
+    thread.start()
+    try:
+        server, port = asyncio.run_coroutine_threadsafe(
+            _build(service, settings, health if health is not None else AgentHealth()), loop
+        ).result()
+    except BaseException:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        raise
+    return AgentServer(loop, thread, server), port

@@ -48,6 +48,6 @@ class AgentHealth:
         self._shut_down = True
         self.servicer.enter_graceful_shutdown()
 
-    def add_to(self, server: grpc.Server) -> None:
+    def add_to(self, server: grpc.Server | grpc.aio.Server) -> None:
         """Register the health service on `server`."""
         health_pb2_grpc.add_HealthServicer_to_server(self.servicer, server)

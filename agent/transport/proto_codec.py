@@ -42,14 +42,15 @@ def _required(value: str, field: str) -> str:
     return out
 
 
-def _day(value: str, field: str) -> date | None:
-    """`parse_date`, with a fast path for "yyyy-MM-dd[ HH:mm:ss]" (the same result; anything else goes the long way)."""
+def _day(value: str, name: str, where: str = "") -> date | None:
+    """`parse_date`, with a fast path for "yyyy-MM-dd[ HH:mm:ss]" (the same result; anything else goes the long way).
+    The field path (`where.name`) is only built when the slow path needs it."""
     if value[4:5] == "-" and (len(value) == 10 or value[10:11] in _DATE_TIME_SEPARATORS):
         try:
             return date.fromisoformat(value[:10])
         except ValueError:
             pass
-    return parse_date(value, field)
+    return parse_date(value, f"{where}.{name}" if where else name)
 
 
 def _decimal(value: str, field: str) -> Decimal | None:
@@ -73,20 +74,35 @@ def _patient(p: pb.Patient) -> m.Patient:
     gend = _required(p.gend, "patient.gend")
     if gend not in GENDERS:
         raise InvalidField("must be 0 未知, 1 男, 2 女 or 9 未说明", "patient.gend")
-    brdy = parse_date(p.brdy, "patient.brdy", required=True)
-    assert brdy is not None  # required=True
+    brdy = _day(p.brdy, "brdy", "patient") if p.brdy else None
+    if brdy is None:
+        raise InvalidField("is required (yyyy-MM-dd)", "patient.brdy")
     return m.Patient(patn_id, gend, brdy, p.patn_name.strip(), p.poolarea.strip())
 
 
-def _diagnosis(d: pb.Diagnosis, where: str) -> m.Diagnosis:
-    codg = _required(d.dise_codg, f"{where}.dise_codg")
+def _diagnosis(d: pb.Diagnosis) -> m.Diagnosis:
+    """One diagnosis; errors name the field relative to it (the caller prefixes the path)."""
+    codg = d.dise_codg.strip()
+    if not codg:
+        raise InvalidField("is required", "dise_codg")
+    raw = d.dise_date
     return m.Diagnosis(
         codg.upper(),
         d.dise_name.strip(),
         d.maindise_flag.strip() == "1",
         d.inout_dise_type.strip(),
-        _day(d.dise_date, f"{where}.dise_date") if d.dise_date else None,
+        _day(raw, "dise_date") if raw else None,
     )
+
+
+def _diagnoses(diagnoses: Iterable[pb.Diagnosis], where: str) -> tuple[m.Diagnosis, ...]:
+    out = []
+    for i, d in enumerate(diagnoses):
+        try:
+            out.append(_diagnosis(d))
+        except InvalidField as exc:
+            raise _within(f"{where}.diagnoses[{i}]", exc) from None
+    return tuple(out)
 
 
 def _orders(orders: Iterable[pb.Order], where: str) -> tuple[m.OrderLine, ...]:
@@ -154,27 +170,32 @@ def _operation(op: pb.Operation, where: str) -> m.Operation:
 
 
 def _encounter(e: pb.Encounter, where: str) -> m.Encounter:
-    mdtrt_id = _required(e.mdtrt_id, f"{where}.mdtrt_id")
-    adm_date = _day(e.adm_date, f"{where}.adm_date") if e.adm_date else None
-    dscg_date = _day(e.dscg_date, f"{where}.dscg_date") if e.dscg_date else None
-    return m.Encounter(
-        mdtrt_id=mdtrt_id,
-        med_type=e.med_type.strip(),
-        med_mdtrt_type=e.med_mdtrt_type.strip(),
-        insutype=e.insutype.strip(),
-        medins_lv=e.medins_lv.strip(),
-        medins_id=e.medins_id.strip(),
-        medins_type=e.medins_type.strip(),
-        out_setl_flag=e.out_setl_flag.strip(),
-        adm_date=adm_date,
-        dscg_date=dscg_date,
-        dr_codg=e.dr_codg.strip(),
-        matn_stas=e.matn_stas.strip(),
-        dscg_main_dise_codg=e.dscg_main_dise_codg.strip().upper(),
-        internet_flag=e.internet_flag.strip() == "1",
-        diagnoses=tuple([_diagnosis(d, f"{where}.diagnoses[{i}]") for i, d in enumerate(e.diagnoses)]),
-        orders=_orders(e.orders, where),
-        operations=tuple([_operation(op, f"{where}.operations[{i}]") for i, op in enumerate(e.operations)]),
+    mdtrt_id = e.mdtrt_id.strip()
+    if not mdtrt_id:
+        raise InvalidField("is required", f"{where}.mdtrt_id")
+    raw = e.adm_date
+    adm_date = _day(raw, "adm_date", where) if raw else None
+    raw = e.dscg_date
+    dscg_date = _day(raw, "dscg_date", where) if raw else None
+    operations = e.operations
+    return m.Encounter(  # positional: the order of Encounter's fields
+        mdtrt_id,
+        e.med_type.strip(),
+        e.med_mdtrt_type.strip(),
+        e.insutype.strip(),
+        e.medins_lv.strip(),
+        e.medins_id.strip(),
+        e.medins_type.strip(),
+        e.out_setl_flag.strip(),
+        adm_date,
+        dscg_date,
+        e.dr_codg.strip(),
+        e.matn_stas.strip(),
+        e.dscg_main_dise_codg.strip().upper(),
+        e.internet_flag.strip() == "1",
+        _diagnoses(e.diagnoses, where),
+        _orders(e.orders, where),
+        tuple([_operation(op, f"{where}.operations[{i}]") for i, op in enumerate(operations)]) if operations else (),
     )
 
 
