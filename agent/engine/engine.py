@@ -67,19 +67,19 @@ def _to_alert(f: Finding, jr_id: str, mdtrt_id: str) -> Alert:
             if line.rx_id not in seen:
                 seen.add(line.rx_id)
                 lines.append(AlertLine(line.rx_id, "2", ZERO_CENTS))
-    return Alert(
-        jr_id=jr_id,
-        rule_id=rule.rule_id,
-        rule_name=rule.rule_name,
-        rule_class=rule.rule_class,
-        kp_id=f.point.kp_id,
-        vola_cont=f.text,
-        sev_deg=f.sev_deg or rule.sev_deg,
-        workflow_impact=f.workflow_impact or rule.workflow_impact,
-        vola_amt=total,
-        rx_ids=tuple([al.rx_id for al in lines]),
-        lines=tuple(lines),
-        vola_evid=f.point.constraint,
-        mdtrt_id=mdtrt_id,
-        drord_dr_codg=f.violating[0][0].drord_dr_codg if f.violating else "",
+    return Alert(  # positional: the order of Alert's fields
+        jr_id,
+        rule.rule_id,
+        rule.rule_name,
+        rule.rule_class,
+        f.point.kp_id,
+        f.text,
+        f.sev_deg or rule.sev_deg,
+        f.workflow_impact or rule.workflow_impact,
+        total,
+        tuple([al.rx_id for al in lines]),
+        tuple(lines),
+        f.point.constraint,
+        mdtrt_id,
+        f.violating[0][0].drord_dr_codg if f.violating else "",
     )

@@ -9,6 +9,7 @@ name the same field for the same bad input. `response_to_proto` renders a `Check
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -42,26 +43,47 @@ def _required(value: str, field: str) -> str:
     return out
 
 
+# Parsed values of the strings HIS send again and again (the same few dates, prices and counts): a dict lookup
+# instead of a parse. Only valid results are kept; the memo is cleared when it reaches _MEMO_MAX entries.
+_MEMO_MAX = 50_000
+_days: dict[str, date] = {}
+_decimals: dict[str, Decimal] = {}
+
+
 def _day(value: str, name: str, where: str = "") -> date | None:
-    """`parse_date`, with a fast path for "yyyy-MM-dd[ HH:mm:ss]" (the same result; anything else goes the long way).
-    The field path (`where.name`) is only built when the slow path needs it."""
+    """`parse_date`, memoized, with a fast path for "yyyy-MM-dd[ HH:mm:ss]" (the same result; anything else goes
+    the long way). The field path (`where.name`) is only built when the slow path needs it."""
+    known = _days.get(value)
+    if known is not None:
+        return known
+    day: date | None = None
     if value[4:5] == "-" and (len(value) == 10 or value[10:11] in _DATE_TIME_SEPARATORS):
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            pass
-    return parse_date(value, f"{where}.{name}" if where else name)
+        with suppress(ValueError):
+            day = date.fromisoformat(value[:10])
+    if day is None:
+        day = parse_date(value, f"{where}.{name}" if where else name)
+    if day is not None:
+        if len(_days) >= _MEMO_MAX:
+            _days.clear()
+        _days[value] = day
+    return day
 
 
 def _decimal(value: str, field: str) -> Decimal | None:
-    """`parse_decimal`, with a fast path for plain decimal strings (the same result and the same refusals)."""
+    """`parse_decimal`, memoized, with a fast path for plain decimal strings (the same result and refusals)."""
+    known = _decimals.get(value)
+    if known is not None:
+        return known
     try:
         number = Decimal(value)
     except InvalidOperation:
         return parse_decimal(value, field)  # "" → None; otherwise raises naming the field
-    if number.is_finite() and abs(number) < _MAX_DECIMAL:
-        return number
-    return parse_decimal(value, field)  # raises: not a usable number
+    if not (number.is_finite() and abs(number) < _MAX_DECIMAL):
+        return parse_decimal(value, field)  # raises: not a usable number
+    if len(_decimals) >= _MEMO_MAX:
+        _decimals.clear()
+    _decimals[value] = number
+    return number
 
 
 def _within(where: str, exc: InvalidField) -> InvalidField:
