@@ -161,8 +161,8 @@ def _grpc(args: argparse.Namespace, load: KbLoad, ten: BenchEncounter, out: dict
     settings = agent_settings()
     print(
         f"\ngRPC: sequential unary calls on one channel, 127.0.0.1; request = the serialized 10-line "
-        f"CheckRequest ({len(payload)} bytes); thread pool max_workers={settings.grpc.max_workers} for agent "
-        f"and echo"
+        f"CheckRequest ({len(payload)} bytes); agent: grpc.aio as `fundguard serve` runs it; echo: thread pool "
+        f"max_workers={settings.grpc.max_workers} (and grpc.aio below)"
     )
     results: dict[str, Comparison] = {}
     echoes: dict[str, Comparison] = {}
