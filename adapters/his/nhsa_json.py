@@ -1,8 +1,9 @@
 """National 3101/3102 (明细审核事前/事中分析) JSON ↔ fundguard: translation only, no sockets, no clock.
 
 `decode` takes the whole envelope (`infno` + `input.data`), just `input`, or just `data`, and gives one
-validated request per `patient_dtos[]` entry: the encounter whose `mdtrt_id` is the patient's `curr_mdtrt_id`
-is checked, the patient's other encounters become `history`. Validation is `agent.intake.parse_request` (one
+validated request per `patient_dtos[]` entry (the envelope's `inf_time` is the date of service, when present):
+the encounter whose `mdtrt_id` is the patient's `curr_mdtrt_id` is checked, the patient's other encounters
+become `history`. Validation is `agent.intake.parse_request` (one
 path for every JSON transport); its proto-shape field paths are translated back to national ones
 (`input.data.patient_dtos[0].fsi_encounter_dtos[0].fsi_order_dtos[1].cnt`). A flattened layout (node lists at
 the wrong level) is refused with a message saying how the nodes nest.
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from fundguard.agent.engine.errors import FundguardError, InvalidField
 from fundguard.agent.engine.model import Alert
-from fundguard.agent.intake import ParsedRequest, parse_request, text
+from fundguard.agent.intake import ParsedRequest, parse_date, parse_request, text
 
 if TYPE_CHECKING:
     from fundguard.agent.service import CheckOutcome
@@ -189,8 +190,14 @@ def decode(doc: Mapping[str, Any] | bytes | str, *, locale: str = "zh-CN") -> li
     obj = load(doc) if isinstance(doc, bytes | str) else _object(doc, "")
     data = _data(obj)
     _check_layout(data)
+    # the envelope's 交易时间 is the date of service (standing orders run to it; points apply as of it)
+    service_date = parse_date(obj.get("inf_time"), "inf_time") if "input" in obj else None
     patients = _objects(data["patient_dtos"], f"{DATA}.patient_dtos", "patient")
-    return [_patient_request(p, data, f"{DATA}.patient_dtos[{n}]", locale) for n, p in enumerate(patients)]
+    requests = [_patient_request(p, data, f"{DATA}.patient_dtos[{n}]", locale) for n, p in enumerate(patients)]
+    if service_date is not None:
+        for parsed in requests:
+            parsed.service_date = service_date
+    return requests
 
 
 def _stamp(moment: datetime | None) -> str:

@@ -79,6 +79,7 @@ class OrderLine:
     stop_date: date | None = None
     drord_dr_codg: str = ""
     current: bool = True
+    long_drord: bool = False  # 长期医嘱: without a stop date it runs to discharge, else to the date of service
 
 
 @dataclass(slots=True)

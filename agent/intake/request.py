@@ -98,6 +98,7 @@ class OrderIn(_In):
     drord_stop_date: Day = None
     drord_dr_codg: Str = ""
     curr_drord_flag: Str = "1"
+    long_drord_flag: Flag = False
 
     @field_validator("cnt")
     @classmethod
@@ -179,6 +180,7 @@ def _order(o: OrderIn) -> m.OrderLine:
         stop_date=o.drord_stop_date,
         drord_dr_codg=o.drord_dr_codg,
         current=o.curr_drord_flag != "0",
+        long_drord=o.long_drord_flag,
     )
 
 

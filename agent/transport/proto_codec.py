@@ -178,6 +178,7 @@ def _order_line(o: pb.Order) -> m.OrderLine:
         stop,
         o.drord_dr_codg.strip(),
         o.curr_drord_flag.strip() != "0",
+        o.long_drord_flag.strip() == "1",
     )
 
 

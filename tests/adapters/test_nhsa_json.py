@@ -556,3 +556,26 @@ def test_encode_error_without_field_or_times() -> None:
         response["refmsg_time"],
         response["respond_time"],
     )
+
+
+def test_envelope_inf_time_is_the_date_of_service() -> None:
+    """The envelope's 交易时间 (inf_time) becomes the request's date of service."""
+    doc = male_iud_3101()
+    doc["inf_time"] = "2026-03-01 10:15:00"
+    expected = [date(2026, 3, 1)]
+    assert expected == [parsed.service_date for parsed in nhsa_json.decode(doc)]
+
+
+def test_bare_data_has_no_date_of_service() -> None:
+    """Without an envelope there is no inf_time: the service picks the date (latest order date, else today)."""
+    doc = male_iud_3101()["input"]
+    assert [None] == [parsed.service_date for parsed in nhsa_json.decode(doc)]
+
+
+def test_bad_inf_time_is_refused_naming_it() -> None:
+    """A malformed inf_time is a field error naming inf_time."""
+    doc = male_iud_3101()
+    doc["inf_time"] = "2026-13-45 10:00:00"
+    with pytest.raises(InvalidField) as err:
+        nhsa_json.decode(doc)
+    assert "inf_time" == err.value.field

@@ -150,13 +150,19 @@ class Context:
         return line.begn_date or self.service_date
 
     def line_span(self, line: OrderLine) -> tuple[date, date]:
-        """First and last date (inclusive) a line of this encounter covers: line_date..stop_date, else one day."""
-        return _span(self.line_date(line), line.stop_date)
+        """First and last date (inclusive) a line of this encounter covers: line_date..stop_date; a long-standing
+        order (长期医嘱) without a stop date runs to the discharge date, else to the date of service; else one day."""
+        stop = line.stop_date
+        if stop is None and line.long_drord:
+            stop = self.encounter.dscg_date or self.service_date
+        return _span(self.line_date(line), stop)
 
     def history_span(self, enc: Encounter, line: OrderLine) -> tuple[date, date] | None:
-        """Like line_span for a line of an earlier encounter (undated: its admission, else discharge date)."""
+        """Like line_span for a line of an earlier encounter (undated: its admission, else discharge date; a
+        long-standing order without a stop date runs to that encounter's discharge)."""
         first = line.begn_date or enc.adm_date or enc.dscg_date
-        return None if first is None else _span(first, line.stop_date)
+        stop = line.stop_date if line.stop_date is not None or not line.long_drord else enc.dscg_date
+        return None if first is None else _span(first, stop)
 
     @staticmethod
     def _point_codes(point: CompiledPoint, codes: Iterable[str]) -> list[str]:
