@@ -23,10 +23,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from fundguard.agent.app import StartupError, build_agent, run_serve
 from fundguard.agent.config import Settings, load_settings
 from fundguard.agent.log import reset_logging
+from fundguard.knowledge_base import default_bundle_path
 from fundguard.v1 import compliance_pb2 as pb
 from fundguard.v1 import compliance_pb2_grpc as pb_grpc
 
-from .transport.agent_kb import IUD_CODE, agent_kb_path, write_small_bundle
+from .transport.agent_kb import IUD_CODE, write_small_bundle
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +58,7 @@ def iud_check() -> pb.CheckRequest:
 
 def test_build_start_check_stop(tmp_path: Path) -> None:
     """A built agent serves checks on its bound port with the injected clock, and stops cleanly."""
-    agent = build_agent(settings_for(agent_kb_path(tmp_path)), clock=lambda: datetime(2026, 11, 1))
+    agent = build_agent(settings_for(default_bundle_path()), clock=lambda: datetime(2026, 11, 1))
     agent.start()
     try:
         with grpc.insecure_channel(agent.address) as channel:
@@ -144,7 +145,7 @@ def _wait_for(lines: queue.Queue[str], event: str, seen: list[str], timeout: flo
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_serve_stops_gracefully_on_signal(tmp_path: Path, sig: signal.Signals) -> None:
     """`fundguard serve` logs agent.started (address, KB revision, counts), answers, and exits 0 on SIGTERM/SIGINT."""
-    kb = agent_kb_path(tmp_path)
+    kb = default_bundle_path()
     code = f"import sys; from pathlib import Path; from fundguard.agent.app import run_serve; " \
            f"sys.exit(run_serve('127.0.0.1:0', Path({str(kb)!r}), None))"
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("FUNDGUARD_")}

@@ -1,21 +1,14 @@
-"""The KB the transport and app tests serve: the embedded default bundle, or a small stand-in until it compiles.
-
-The default bundle is produced by the importer while rule families are still being added; as long as it does not
-compile with the families present, the tests use a small bundle with the same sex-family point (the female-only
-IUD XG02BAZ061Z007010279543) so every assertion they make holds on both.
+"""A small stand-in bundle (one sex-family point: the female-only IUD XG02BAZ061Z007010279543) for tests that need a
+KB file they can vary (revision, parameters, broken copies); the transport and app tests serve the embedded
+default bundle itself.
 """
 
 from __future__ import annotations
 
 import json
-from functools import cache
 from pathlib import Path
 
-from fundguard.agent.engine.errors import KbInvalid
-from fundguard.agent.kb import load_bundle_file
-from fundguard.knowledge_base import default_bundle_path
-
-__all__ = ["IUD_CODE", "SMALL_BUNDLE", "agent_kb_path", "write_small_bundle"]
+__all__ = ["IUD_CODE", "SMALL_BUNDLE", "write_small_bundle"]
 
 IUD_CODE = "XG02BAZ061Z007010279543"
 
@@ -58,17 +51,3 @@ def write_small_bundle(directory: Path) -> Path:
     path = directory / "bundle.json"
     path.write_text(json.dumps(SMALL_BUNDLE, ensure_ascii=False), encoding="utf-8")
     return path
-
-
-@cache
-def _default_compiles() -> bool:
-    try:
-        load_bundle_file(default_bundle_path())
-    except (KbInvalid, OSError):
-        return False
-    return True
-
-
-def agent_kb_path(directory: Path) -> Path:
-    """The embedded default bundle when it compiles, else the small bundle written into `directory`."""
-    return default_bundle_path() if _default_compiles() else write_small_bundle(directory)

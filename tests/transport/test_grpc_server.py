@@ -22,10 +22,11 @@ from fundguard.agent.log import configure_logging, reset_logging
 from fundguard.agent.service import CheckService
 from fundguard.agent.transport.grpc_server import CHECK_METHOD, BindError, create_server
 from fundguard.agent.transport.health import AgentHealth
+from fundguard.knowledge_base import default_bundle_path
 from fundguard.v1 import compliance_pb2 as pb
 from fundguard.v1 import compliance_pb2_grpc as pb_grpc
 
-from .agent_kb import IUD_CODE, agent_kb_path
+from .agent_kb import IUD_CODE
 
 SERVICE = "fundguard.v1.ComplianceAgent"
 PATN_ID = "P-12345601"
@@ -57,7 +58,7 @@ class Running:
 def store(tmp_path_factory: pytest.TempPathFactory) -> KbStore:
     """A store with the agent's KB loaded."""
     kb_store = KbStore()
-    kb_store.load(agent_kb_path(tmp_path_factory.mktemp("kb")))
+    kb_store.load(default_bundle_path())
     return kb_store
 
 
