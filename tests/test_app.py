@@ -143,7 +143,7 @@ def _wait_for(lines: queue.Queue[str], event: str, seen: list[str], timeout: flo
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_serve_stops_gracefully_on_signal(tmp_path: Path, sig: signal.Signals) -> None:
+def test_serve_stops_gracefully_on_signal(sig: signal.Signals) -> None:
     """`fundguard serve` logs agent.started (address, KB revision, counts), answers, and exits 0 on SIGTERM/SIGINT."""
     kb = default_bundle_path()
     code = f"import sys; from pathlib import Path; from fundguard.agent.app import run_serve; " \

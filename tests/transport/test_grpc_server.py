@@ -55,8 +55,8 @@ class Running:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> KbStore:
-    """A store with the agent's KB loaded."""
+def store() -> KbStore:
+    """A store with the agent's KB (the embedded default bundle) loaded."""
     kb_store = KbStore()
     kb_store.load(default_bundle_path())
     return kb_store
