@@ -27,8 +27,8 @@ def check(request: CheckRequest, kb: CompiledKB, service_date: date, judgement_i
     by_code = kb.by_code
     for line in ctx.current_lines:
         points = by_code.get(line.hilist_code)
-        if not points or line.cnt <= 0:  # a refund/cancel line (cnt <= 0) is never itself a violation
-            continue
+        if not points or line.cnt <= 0 or line.sumamt < 0:
+            continue  # a refund, cancel or price-adjustment line (cnt <= 0, negative total) is never a violation
         day = line.begn_date or service_date
         for point in points:
             if point.always or point.applies_on(day):
@@ -58,7 +58,7 @@ def _to_alert(f: Finding, jr_id: str, mdtrt_id: str) -> Alert:
     lines = []
     total = ZERO_CENTS
     for line, raw_amount in f.violating:
-        amount = raw_amount.quantize(CENT)
+        amount = raw_amount.quantize(CENT) if raw_amount > 0 else ZERO_CENTS  # an amount at risk is never negative
         total += amount
         lines.append(AlertLine(line.rx_id, "1", amount))
     if f.related:
