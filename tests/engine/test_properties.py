@@ -28,7 +28,7 @@ AMOUNTS = st.decimals(min_value=Decimal("-5"), max_value=Decimal("500"), places=
 def _codes(kb: CompiledKB) -> list[str]:
     codes = sorted(kb.by_code)
     rng = random.Random(7)
-    return rng.sample(codes, 400) + ["XA11DAW036A001010104127", "T001700010", "001102000000100"]
+    return [*rng.sample(codes, 400), "XA11DAW036A001010104127", "T001700010", "001102000000100"]
 
 
 def _line(draw: st.DrawFn, codes: list[str], n: int, prefix: str) -> OrderLine:
@@ -98,7 +98,7 @@ def test_generated_requests(default_kb: CompiledKB) -> None:
         rx_ids = {o.rx_id for o in request.encounter.orders}
         for alert in result.alerts:
             assert set(alert.rx_ids) <= rx_ids
-            assert alert.vola_amt >= 0, (alert.rule_class, alert.lines, [(o.rx_id, o.cnt, o.pric, o.sumamt, o.hilist_pric) for o in request.encounter.orders])
+            assert alert.vola_amt >= 0, (alert.rule_class, alert.lines)
             assert alert.sev_deg in {"1", "2", "3"}
         shuffled = list(request.encounter.orders)
         rng.shuffle(shuffled)
