@@ -9,33 +9,33 @@ from ._base import Context, Family, Finding, Hit
 
 __all__ = ["FAMILIES", "FAMILY_MODULES", "Context", "Family", "Finding", "Hit"]
 
-# family name -> module in this package (the module defines FAMILY and TEXTS)
-FAMILY_MODULES: dict[str, str] = {
-    "sex": "sex",
-    "age": "age",
-    "insurance": "insurance",
-    "visit": "visit",
-    "level": "level",
-    "indication": "indication",
-    "second_line": "second_line",
-    "herbal": "herbal",
-    "pair": "pair",
-    "frequency": "frequency",
-    "course": "course",
-    "interval": "interval",
-    "surgery": "surgery",
-    "internet": "internet",
-}
+# the rule families, one module each in this package, named after the family (the module defines FAMILY and TEXTS)
+FAMILY_MODULES: tuple[str, ...] = (
+    "sex",
+    "age",
+    "insurance",
+    "visit",
+    "level",
+    "indication",
+    "second_line",
+    "herbal",
+    "pair",
+    "frequency",
+    "course",
+    "interval",
+    "surgery",
+    "internet",
+)
 
 
 def _load() -> dict[str, Family]:
     families: dict[str, Family] = {}
-    for name, module_name in FAMILY_MODULES.items():
-        module = import_module(f"{__name__}.{module_name}")
+    for name in FAMILY_MODULES:
+        module = import_module(f"{__name__}.{name}")
         register(module.TEXTS)
         family: Family = module.FAMILY
         if family.name != name:
-            raise ValueError(f"rules/{module_name}.py declares family {family.name!r}, registered as {name!r}")
+            raise ValueError(f"rules/{name}.py declares family {family.name!r}")
         families[name] = family
     return families
 
