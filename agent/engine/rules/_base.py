@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Generic, TypeVar, overload
+from typing import Any
 
 from ..index import CompiledKB, CompiledPoint, KbParameters
 from ..model import CheckRequest, Encounter, OrderLine, WorkflowImpact
@@ -105,41 +105,36 @@ def age_in(birth: date, on: date, unit: str) -> int:
     return months if unit == "month" else months // 12
 
 
-T = TypeVar("T")
-
-
-class lazy(Generic[T]):
-    """`functools.cached_property` without the lock Python 3.11 takes on every first access (a check runs on one
-    thread; the lock cost ~1.5 µs per property per check)."""
-
-    def __init__(self, fn: Callable[[Any], T]) -> None:
-        self.fn = fn
-        self.name = fn.__name__
-        self.__doc__ = fn.__doc__
-
-    @overload
-    def __get__(self, obj: None, owner: type | None = None) -> lazy[T]: ...
-    @overload
-    def __get__(self, obj: object, owner: type | None = None) -> T: ...
-    def __get__(self, obj: object | None, owner: type | None = None) -> T | lazy[T]:
-        if obj is None:
-            return self
-        value = self.fn(obj)
-        obj.__dict__[self.name] = value
-        return value
-
-
 class Context:
-    """Everything families need about one request, computed lazily and at most once."""
+    """Everything families need about one request: cheap facts computed up front, indexes on first use.
+
+    The lazily built indexes are plain cached properties over `_`-prefixed attributes (no `__dict__` tricks), so
+    the class also compiles with mypyc.
+    """
 
     def __init__(self, request: CheckRequest, kb: CompiledKB, service_date: date) -> None:
         self.request = request
         self.kb = kb
-        self.params = kb.params
+        self.params = params = kb.params
         self.service_date = service_date
         self.patient = request.patient
-        self.encounter = request.encounter
+        self.encounter = enc = request.encounter
         self.locale = resolve_locale(request.locale)
+        orders = enc.orders
+        #: lines under check now (curr_drord_flag 1) / given as context (curr_drord_flag 0)
+        self.current_lines: tuple[OrderLine, ...] = tuple([o for o in orders if o.current])
+        self.earlier_lines: tuple[OrderLine, ...] = tuple([o for o in orders if not o.current])
+        #: inpatient / outpatient / emergency / pharmacy from med_type (or med_mdtrt_type); None if unknown
+        self.visit_class: str | None = params.visit_class_by_med_type.get(enc.med_type) or (
+            params.visit_class_by_med_mdtrt_type.get(enc.med_mdtrt_type)
+        )
+        #: institution level rank (3 三级 … 0 未定级) from medins_lv; None when not mapped
+        self.level_rank: int | None = params.hosp_lv_rank.get(enc.medins_lv)
+        #: an internet-hospital (互联网诊疗) encounter
+        self.is_internet: bool = enc.internet_flag or enc.med_type in params.internet_med_types
+        self._encounter_by_code: dict[str, list[OrderLine]] | None = None
+        self._history_by_code: dict[str, list[tuple[Encounter, OrderLine]]] | None = None
+        self._diagnosis_codes: tuple[str, ...] | None = None
 
     def say(self, key: str, **fields: object) -> str:
         """Render the alert text `key` in the request's locale."""
@@ -186,59 +181,37 @@ class Context:
         by_code = self.history_by_code
         return [pair for code in self._point_codes(point, by_code) for pair in by_code[code]]
 
-    @lazy
-    def current_lines(self) -> tuple[OrderLine, ...]:
-        """Lines under check now (curr_drord_flag 1)."""
-        return tuple(o for o in self.encounter.orders if o.current)
-
-    @lazy
-    def earlier_lines(self) -> tuple[OrderLine, ...]:
-        """Lines of this encounter given as context (curr_drord_flag 0)."""
-        return tuple(o for o in self.encounter.orders if not o.current)
-
-    @lazy
+    @property
     def encounter_by_code(self) -> dict[str, list[OrderLine]]:
         """All lines of this encounter (current and earlier) by national code."""
-        out: dict[str, list[OrderLine]] = {}
-        for o in self.encounter.orders:
-            out.setdefault(o.hilist_code, []).append(o)
+        out = self._encounter_by_code
+        if out is None:
+            out = self._encounter_by_code = {}
+            for o in self.encounter.orders:
+                out.setdefault(o.hilist_code, []).append(o)
         return out
 
-    @lazy
+    @property
     def history_by_code(self) -> dict[str, list[tuple[Encounter, OrderLine]]]:
         """Lines of earlier encounters (request.history) by national code."""
-        out: dict[str, list[tuple[Encounter, OrderLine]]] = {}
-        for enc in self.request.history:
-            for o in enc.orders:
-                out.setdefault(o.hilist_code, []).append((enc, o))
+        out = self._history_by_code
+        if out is None:
+            out = self._history_by_code = {}
+            for enc in self.request.history:
+                for o in enc.orders:
+                    out.setdefault(o.hilist_code, []).append((enc, o))
         return out
 
-    @lazy
+    @property
     def diagnosis_codes(self) -> tuple[str, ...]:
         """Diagnosis codes of this encounter (incl. the main discharge diagnosis), upper-cased."""
-        codes = [d.dise_codg.upper() for d in self.encounter.diagnoses if d.dise_codg]
-        if self.encounter.dscg_main_dise_codg:
-            codes.append(self.encounter.dscg_main_dise_codg.upper())
-        return tuple(dict.fromkeys(codes))
-
-    @lazy
-    def visit_class(self) -> str | None:
-        """inpatient / outpatient / emergency / pharmacy from med_type (or med_mdtrt_type); None if unknown."""
-        enc = self.encounter
-        return self.params.visit_class_by_med_type.get(enc.med_type) or (
-            self.params.visit_class_by_med_mdtrt_type.get(enc.med_mdtrt_type)
-        )
-
-    @lazy
-    def level_rank(self) -> int | None:
-        """Institution level rank (3 三级 … 0 未定级) from medins_lv; None when not mapped."""
-        return self.params.hosp_lv_rank.get(self.encounter.medins_lv)
-
-    @lazy
-    def is_internet(self) -> bool:
-        """True for an internet-hospital (互联网诊疗) encounter."""
-        enc = self.encounter
-        return enc.internet_flag or enc.med_type in self.params.internet_med_types
+        out = self._diagnosis_codes
+        if out is None:
+            codes = [d.dise_codg.upper() for d in self.encounter.diagnoses if d.dise_codg]
+            if self.encounter.dscg_main_dise_codg:
+                codes.append(self.encounter.dscg_main_dise_codg.upper())
+            out = self._diagnosis_codes = tuple(dict.fromkeys(codes))
+        return out
 
     def age(self, unit: str, on: date | None = None) -> int:
         """Patient's completed age in `unit` on `on` (default: the date of service)."""
