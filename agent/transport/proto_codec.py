@@ -8,10 +8,11 @@ name the same field for the same bad input. `response_to_proto` renders a `Check
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 from fundguard.agent.engine import model as m
 from fundguard.agent.engine.errors import InvalidField
@@ -21,6 +22,9 @@ from fundguard.agent.service import CheckOutcome
 from fundguard.v1 import compliance_pb2 as pb
 
 __all__ = ["SERVICE_NAME", "request_from_proto", "response_to_proto"]
+
+P = TypeVar("P")  # a proto element
+D = TypeVar("D")  # its domain object
 
 SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["ComplianceAgent"].full_name
 
@@ -117,24 +121,14 @@ def _diagnosis(d: pb.Diagnosis) -> m.Diagnosis:
     )
 
 
-def _diagnoses(diagnoses: Iterable[pb.Diagnosis], where: str) -> tuple[m.Diagnosis, ...]:
+def _each(items: Iterable[P], convert: Callable[[P], D], where: str) -> tuple[D, ...]:
+    """Convert every element of a repeated field; the path `where[i]` is built only when an element is refused."""
     out = []
-    for i, d in enumerate(diagnoses):
+    for i, item in enumerate(items):
         try:
-            out.append(_diagnosis(d))
+            out.append(convert(item))
         except InvalidField as exc:
-            raise _within(f"{where}.diagnoses[{i}]", exc) from None
-    return tuple(out)
-
-
-def _orders(orders: Iterable[pb.Order], where: str) -> tuple[m.OrderLine, ...]:
-    """All lines of an encounter; the path `where.orders[i]` is built only when a line is refused."""
-    out = []
-    for i, o in enumerate(orders):
-        try:
-            out.append(_order_line(o))
-        except InvalidField as exc:
-            raise _within(f"{where}.orders[{i}]", exc) from None
+            raise _within(f"{where}[{i}]", exc) from None
     return tuple(out)
 
 
@@ -216,8 +210,8 @@ def _encounter(e: pb.Encounter, where: str) -> m.Encounter:
         e.matn_stas.strip(),
         e.dscg_main_dise_codg.strip().upper(),
         e.internet_flag.strip() == "1",
-        _diagnoses(e.diagnoses, where),
-        _orders(e.orders, where),
+        _each(e.diagnoses, _diagnosis, f"{where}.diagnoses"),
+        _each(e.orders, _order_line, f"{where}.orders"),
         tuple([_operation(op, f"{where}.operations[{i}]") for i, op in enumerate(operations)]) if operations else (),
     )
 

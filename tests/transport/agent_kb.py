@@ -5,8 +5,11 @@ default bundle itself.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
+
+from fundguard.knowledge_base.importer.build import DEFAULT_PARAMETERS
 
 __all__ = ["IUD_CODE", "SMALL_BUNDLE", "write_small_bundle"]
 
@@ -18,21 +21,7 @@ SMALL_BUNDLE = {
     "revision": 7,
     "created_at": "2026-01-01",
     "issuer": "fundguard tests",
-    "parameters": {
-        "child_below_years": 18,
-        "working_age_min_years": 16,
-        "working_age_below_years": 60,
-        "hosp_lv_rank": {"01": 3, "02": 3, "03": 3, "04": 3, "05": 2, "06": 2, "07": 2, "08": 1, "09": 1,
-                         "10": 1, "11": 0},
-        "visit_class_by_med_type": {"11": "outpatient", "13": "emergency", "21": "inpatient"},
-        "visit_class_by_med_mdtrt_type": {"1": "outpatient", "3": "inpatient"},
-        "work_injury_insutypes": ["410"],
-        "maternity_insutypes": ["510"],
-        "maternity_med_types": ["51", "52", "53"],
-        "internet_med_types": [],
-        "surgery_discount_ratio": "0.5",
-        "herbal_list_types": ["102"],
-    },
+    "parameters": copy.deepcopy(DEFAULT_PARAMETERS),
     "rules": [
         {"rule_class": "药品区分性别使用", "rule_id": "GZ10000301004000", "rule_name": "药品区分性别使用",
          "tier": "医疗类", "family": "sex", "sev_deg": "1", "workflow_impact": "block"},
