@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable
@@ -20,15 +21,22 @@ from typing import Any
 
 import structlog
 
+from fundguard.agent.codes import CodeMap, CodeMapError, load_code_map
 from fundguard.agent.config import ConfigError, Settings, load_settings
 from fundguard.agent.engine.errors import KbInvalid
+from fundguard.agent.feedback import DecisionStore
 from fundguard.agent.kb import KbStore
 from fundguard.agent.log import configure_logging
 from fundguard.agent.service import CheckService
 from fundguard.agent.transport.grpc_server import AgentServer, BindError, create_server
 from fundguard.agent.transport.health import AgentHealth
+from fundguard.agent.transport.http_national import national_routes
+from fundguard.agent.transport.http_server import HttpListener, RouteSetup
+from fundguard.agent.transport.listener import Listener
 
-__all__ = ["Agent", "StartupError", "build_agent", "run", "run_serve"]
+__all__ = ["DECISIONS_FILE", "Agent", "StartupError", "build_agent", "run", "run_serve"]
+
+DECISIONS_FILE = "decisions.sqlite3"
 
 EXIT_OK = 0
 EXIT_START_FAILED = 1
@@ -44,7 +52,8 @@ class StartupError(Exception):
 
 @dataclass
 class Agent:
-    """A wired agent: the KB store, the check service and the bound (not yet started) gRPC server."""
+    """A wired agent: the KB store, the check service, the bound (not yet started) gRPC server and the other
+    listeners the settings enable (HTTP, MLLP, drop folder), which all call the same check service."""
 
     settings: Settings
     store: KbStore
@@ -52,6 +61,8 @@ class Agent:
     server: AgentServer
     port: int
     health: AgentHealth
+    decisions: DecisionStore
+    listeners: tuple[Listener, ...] = ()
 
     @property
     def address(self) -> str:
@@ -62,14 +73,28 @@ class Agent:
         return f"{configured.rpartition(':')[0]}:{self.port}"
 
     def start(self) -> None:
-        """Start serving; health reports SERVING when a KB is loaded."""
+        """Start serving; health reports SERVING when a KB is loaded. A listener that cannot start stops the rest
+        and raises StartupError."""
         self.server.start()
+        started: list[Listener] = []
+        for listener in self.listeners:
+            try:
+                listener.start()
+            except OSError as exc:
+                for running in reversed(started):
+                    running.stop()
+                self.server.stop(0).wait()
+                raise StartupError(f"cannot start the {listener.name} listener on {listener.address}: {exc}") from exc
+            started.append(listener)
         self.health.update(kb_loaded=self.store.loaded)
 
     def stop(self, grace: float | None = None) -> None:
         """Report NOT_SERVING, then stop accepting calls and wait up to `grace` seconds for running ones."""
         self.health.shutdown()
+        for listener in reversed(self.listeners):
+            listener.stop()
         self.server.stop(self.settings.grpc.grace_seconds if grace is None else grace).wait()
+        self.decisions.close()
 
 
 # A check allocates a few thousand short-lived, acyclic objects; with CPython's default gen-0 threshold (700) that
@@ -92,13 +117,36 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise StartupError(f"cannot load the knowledge base {settings.kb.path}: {reason}") from exc
-    service = CheckService(store, clock=clock)
+    codes: CodeMap | None = None
+    if settings.codes.map_file is not None:
+        try:
+            codes = load_code_map(settings.codes.map_file)
+        except CodeMapError as exc:
+            raise StartupError(str(exc)) from exc
+    service = CheckService(store, clock=clock, codes=codes)
+    try:
+        decisions = DecisionStore(settings.data.dir / DECISIONS_FILE)
+    except (OSError, sqlite3.Error) as exc:
+        raise StartupError(f"cannot open the decision store in {settings.data.dir}: {exc}") from exc
+    listeners = _listeners(settings, service, decisions, clock)
     health = AgentHealth()
     try:
         server, port = create_server(service, settings.grpc, health)
     except BindError as exc:
+        decisions.close()
         raise StartupError(str(exc)) from exc
-    return Agent(settings, store, service, server, port, health)
+    return Agent(settings, store, service, server, port, health, decisions, listeners)
+
+
+def _listeners(
+    settings: Settings, service: CheckService, decisions: DecisionStore, clock: Callable[[], datetime]
+) -> tuple[Listener, ...]:
+    """The listeners the settings enable, each translating its protocol to the same check service."""
+    out: list[Listener] = []
+    if settings.http.address is not None:
+        routes: list[RouteSetup] = [national_routes(service, decisions, clock)]
+        out.append(HttpListener(settings.http, routes, settings.grpc.grace_seconds))
+    return tuple(out)
 
 
 def run(settings: Settings) -> int:
@@ -120,7 +168,12 @@ def run(settings: Settings) -> int:
 
     previous: dict[int, Any] = {sig: signal.signal(sig, _on_signal) for sig in _STOP_SIGNALS}
     try:
-        agent.start()
+        try:
+            agent.start()
+        except StartupError as exc:
+            _log.error("agent.start_failed", reason=str(exc))
+            print(f"fundguard: {exc}", file=sys.stderr)
+            return EXIT_START_FAILED
         kb = agent.store.current
         _log.info(
             "agent.started",
@@ -130,6 +183,7 @@ def run(settings: Settings) -> int:
             kb_points=len(kb.points),
             kb_codes=kb.code_count,
             max_workers=settings.grpc.max_workers,
+            listeners={listener.name: listener.address for listener in agent.listeners},
         )
         while not stop.wait(0.5):
             pass
@@ -141,10 +195,11 @@ def run(settings: Settings) -> int:
     return EXIT_OK
 
 
-def run_serve(grpc_address: str | None, kb_path: Path | None, config_file: Path | None) -> int:
-    """`fundguard serve --grpc HOST:PORT [--kb PATH] [--config FILE]`: exit 0 after a clean stop, 1 when the agent
-    cannot start, 2 on a configuration error (printed to stderr, one `key: problem` line each)."""
-    overrides = {"grpc.address": grpc_address, "kb.path": kb_path}
+def run_serve(config_file: Path | None, overrides: dict[str, Any]) -> int:
+    """`fundguard serve [--grpc HOST:PORT] [--http HOST:PORT] [--mllp HOST:PORT] [--drop-dir DIR] [--code-map CSV]
+    [--data-dir DIR] [--kb PATH] [--config FILE]`: exit 0 after a clean stop, 1 when the agent cannot start, 2 on a
+    configuration error (printed to stderr, one `key: problem` line each). `overrides` are dotted settings keys
+    (`{"grpc.address": ...}`); None values are left to the file and environment."""
     try:
         settings = load_settings(config_file, overrides)
     except ConfigError as exc:

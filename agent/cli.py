@@ -3,7 +3,8 @@
 ```
 fundguard check FILE|- [--kb PATH] [--lang zh-CN|en]     national-style JSON answer on stdout
 fundguard kb import SRC [--out DIR] [--revision N]        bundle.json + review_report.md
-fundguard serve [--grpc HOST:PORT] [--kb PATH] [--config FILE]
+fundguard serve [--grpc HOST:PORT] [--http HOST:PORT] [--mllp HOST:PORT] [--drop-dir DIR] [--code-map CSV]
+                [--data-dir DIR] [--kb PATH] [--config FILE]
 fundguard --version
 ```
 Exit codes: 0 the command ran (a check with or without violations); 2 bad input, unreadable file, bad KB or
@@ -139,7 +140,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # Lazy: the composition root pulls in grpc, config and logging; `check` must work without them.
     from fundguard.agent.app import run_serve  # noqa: PLC0415
 
-    code: int = run_serve(args.grpc, args.kb, args.config)
+    overrides = {
+        "grpc.address": args.grpc,
+        "http.address": args.http,
+        "mllp.address": args.mllp,
+        "drop.dir": args.drop_dir,
+        "codes.map_file": args.code_map,
+        "data.dir": args.data_dir,
+        "kb.path": args.kb,
+    }
+    code: int = run_serve(args.config, overrides)
     return code
 
 
@@ -179,10 +189,15 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--overrides", type=Path, default=None, help="override table (default: the shipped one)")
     imp.set_defaults(func=_cmd_kb_import)
 
-    serve = commands.add_parser("serve", help="serve the gRPC ComplianceAgent")
+    serve = commands.add_parser("serve", help="serve the agent: gRPC, plus the HTTP/MLLP/drop-folder listeners enabled")
     serve.add_argument(
-        "--grpc", default=None, metavar="HOST:PORT", help="listen address (default: the configuration's)"
+        "--grpc", default=None, metavar="HOST:PORT", help="gRPC listen address (default: the configuration's)"
     )
+    serve.add_argument("--http", default=None, metavar="HOST:PORT", help="national 3101/3102/3103 + CDS Hooks HTTP")
+    serve.add_argument("--mllp", default=None, metavar="HOST:PORT", help="HL7 v2 over MLLP")
+    serve.add_argument("--drop-dir", type=Path, default=None, metavar="DIR", help="drop folder (inbox/ outbox/ …)")
+    serve.add_argument("--code-map", type=Path, default=None, metavar="CSV", help="hosplist_code → hilist_code map")
+    serve.add_argument("--data-dir", type=Path, default=None, metavar="DIR", help="durable state (decisions …)")
     serve.add_argument("--kb", type=Path, default=None, help="KB bundle (default: the embedded one)")
     serve.add_argument("--config", type=Path, default=None, help="TOML configuration file")
     serve.set_defaults(func=_cmd_serve)

@@ -25,10 +25,15 @@ from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSett
 from fundguard.knowledge_base import default_bundle_path
 
 __all__ = [
+    "CodesSettings",
     "ConfigError",
+    "DataSettings",
+    "DropSettings",
     "GrpcSettings",
+    "HttpSettings",
     "KbSettings",
     "LogSettings",
+    "MllpSettings",
     "Settings",
     "load_settings",
 ]
@@ -41,6 +46,9 @@ DEFAULT_GRACE_SECONDS = 5.0
 LogLevel = Literal["debug", "info", "warning", "error"]
 DEFAULT_LOG_LEVEL: LogLevel = "info"
 _MAX_GRPC_BYTES = 2**31 - 1  # gRPC channel arguments are C ints
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024  # a 3101 with long history is a few MB
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # one HL7 v2 message
+DEFAULT_DATA_DIR = Path("fundguard-data")
 
 
 class ConfigError(Exception):
@@ -81,12 +89,55 @@ class LogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """[http]: the HTTP listener (national 3101/3102/3103 gateway and CDS Hooks); off when `address` is None."""
+
+    address: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class MllpSettings:
+    """[mllp]: the HL7 v2 MLLP listener; off when `address` is None."""
+
+    address: str | None = None
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class DropSettings:
+    """[drop]: the drop folder (inbox/, outbox/, done/, rejected/ under `dir`); off when `dir` is None."""
+
+    dir: Path | None = None
+    poll_seconds: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class CodesSettings:
+    """[codes]: the hospital code → national code map (CSV); none when `map_file` is None."""
+
+    map_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DataSettings:
+    """[data]: where the agent keeps its durable state (clinician decisions …)."""
+
+    dir: Path = DEFAULT_DATA_DIR
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All validated settings."""
 
     grpc: GrpcSettings
     kb: KbSettings
     log: LogSettings
+    http: HttpSettings = HttpSettings()
+    mllp: MllpSettings = MllpSettings()
+    drop: DropSettings = DropSettings()
+    codes: CodesSettings = CodesSettings()
+    data: DataSettings = DataSettings()
 
 
 # ---- the one pydantic-settings model ---------------------------------------------------------------------------
@@ -94,6 +145,16 @@ class Settings:
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _host_port(value: str, example: str, unix: bool = False) -> str:
+    value = value.strip()
+    if unix and value.startswith("unix:"):
+        return value
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"must be HOST:PORT (e.g. {example})" + (" or unix:PATH" if unix else ""))
+    return value
 
 
 class _Grpc(_Section):
@@ -105,13 +166,40 @@ class _Grpc(_Section):
     @field_validator("address")
     @classmethod
     def _address(cls, value: str) -> str:
-        value = value.strip()
-        if value.startswith("unix:"):
-            return value
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or int(port) > 65535:
-            raise ValueError("must be HOST:PORT (e.g. 127.0.0.1:50051, [::]:50051) or unix:PATH")
-        return value
+        return _host_port(value, "127.0.0.1:50051, [::]:50051", unix=True)
+
+
+class _Http(_Section):
+    address: str | None = None
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else _host_port(value, "127.0.0.1:8080")
+
+
+class _Mllp(_Section):
+    address: str | None = None
+    max_message_bytes: int = Field(default=DEFAULT_MAX_MESSAGE_BYTES, gt=0)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else _host_port(value, "127.0.0.1:2575")
+
+
+class _Drop(_Section):
+    dir: Path | None = None
+    poll_seconds: float = Field(default=1.0, gt=0, le=3600)
+
+
+class _Codes(_Section):
+    map_file: Path | None = None
+
+
+class _Data(_Section):
+    dir: Path = DEFAULT_DATA_DIR
 
 
 Rank = Annotated[int, Field(ge=0, le=3)]
@@ -156,6 +244,11 @@ class _Model(BaseSettings):
     grpc: _Grpc = _Grpc()  # sections are frozen, so shared defaults are safe
     kb: _Kb = _Kb()
     log: _Log = _Log()
+    http: _Http = _Http()
+    mllp: _Mllp = _Mllp()
+    drop: _Drop = _Drop()
+    codes: _Codes = _Codes()
+    data: _Data = _Data()
 
     @classmethod
     def settings_customise_sources(
@@ -226,6 +319,11 @@ def _freeze(model: _Model) -> Settings:
             parameters=_plain(kb.parameters.model_dump(exclude_none=True)),
         ),
         log=LogSettings(level=log.level, json=log.json_lines),
+        http=HttpSettings(model.http.address, model.http.max_body_bytes),
+        mllp=MllpSettings(model.mllp.address, model.mllp.max_message_bytes),
+        drop=DropSettings(model.drop.dir, model.drop.poll_seconds),
+        codes=CodesSettings(model.codes.map_file),
+        data=DataSettings(model.data.dir),
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from fundguard.agent.codes import CodeMap
 from fundguard.agent.engine import CheckResult, check
 from fundguard.agent.engine.model import CheckRequest
 from fundguard.agent.intake import ParsedRequest
@@ -56,17 +57,20 @@ _IDS = _Ids()
 
 
 class CheckService:
-    """Runs checks on the store's active KB; clock and id factory are injected (tests pass fixed ones)."""
+    """Runs checks on the store's active KB; clock and id factory are injected (tests pass fixed ones). With a
+    code map, order lines that carry only a hospital code are mapped to national codes first."""
 
     def __init__(
         self,
         store: KbStore,
         clock: Callable[[], datetime] = datetime.now,
         new_id: Callable[[], str] = _new_id,
+        codes: CodeMap | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._new_id = new_id
+        self._codes = codes
 
     @property
     def store(self) -> KbStore:
@@ -77,6 +81,8 @@ class CheckService:
         """Check one validated request; raises KbUnavailable when no KB is loaded."""
         kb = self._store.current
         request = parsed.request
+        if self._codes is not None:
+            request = self._codes.resolve(request)  # hospital codes → national codes (unmapped ones stay "")
         service_date = parsed.service_date or default_service_date(request, self._clock().date())
         started = time.perf_counter_ns()
         result = check(request, kb, service_date, self._new_id())

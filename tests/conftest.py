@@ -15,6 +15,12 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_KP = REPO.parent / "shared" / "nhsa-knowledge-points"
 
 
+@pytest.fixture(autouse=True)
+def _data_dir_outside_the_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Agents built by tests keep their durable state (decisions …) in the test's tmp dir, never in the repo."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="session")
 def default_bundle() -> dict[str, Any]:
     """The embedded default bundle as parsed JSON."""

@@ -110,14 +110,14 @@ def test_serve_with_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     """A configuration error is printed to stderr naming the key, exit code 2."""
     config = tmp_path / "fundguard.toml"
     config.write_text("[grpc]\nmax_workers = 0\n", encoding="utf-8")
-    assert 2 == run_serve("127.0.0.1:0", None, config)
+    assert 2 == run_serve(config, {"grpc.address": "127.0.0.1:0"})
     assert "  grpc.max_workers: Input should be greater than 0\n" in capsys.readouterr().err
 
 
 def test_serve_with_missing_kb_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A KB that cannot be loaded is a clear message on stderr and exit code 1, before listening."""
     missing = tmp_path / "missing.json"
-    assert 1 == run_serve("127.0.0.1:0", missing, None)
+    assert 1 == run_serve(None, {"grpc.address": "127.0.0.1:0", "kb.path": missing})
     err = capsys.readouterr().err
     assert f"fundguard: cannot load the knowledge base {missing}: No such file or directory" in err
 
@@ -147,7 +147,8 @@ def test_serve_stops_gracefully_on_signal(sig: signal.Signals) -> None:
     """`fundguard serve` logs agent.started (address, KB revision, counts), answers, and exits 0 on SIGTERM/SIGINT."""
     kb = default_bundle_path()
     code = f"import sys; from pathlib import Path; from fundguard.agent.app import run_serve; " \
-           f"sys.exit(run_serve('127.0.0.1:0', Path({str(kb)!r}), None))"
+           f"sys.exit(run_serve(None, {{'grpc.address': '127.0.0.1:0', 'http.address': '127.0.0.1:0', " \
+           f"'kb.path': Path({str(kb)!r})}}))"
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("FUNDGUARD_")}
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, env=env)
     assert proc.stderr is not None
@@ -162,6 +163,7 @@ def test_serve_stops_gracefully_on_signal(sig: signal.Signals) -> None:
         with grpc.insecure_channel(started["address"]) as channel:
             response = pb_grpc.ComplianceAgentStub(channel).Check(iud_check(), timeout=10)
         assert str(started["kb_revision"]) == response.kb_revision
+        assert ["http"] == list(started["listeners"])
         proc.send_signal(sig)
         assert 0 == proc.wait(timeout=10)
         _wait_for(lines, "agent.stopped", seen, timeout=5)

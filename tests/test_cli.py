@@ -247,18 +247,26 @@ def test_kb_import_of_a_bad_source_exits_2(tmp_path: Path) -> None:
 
 
 def test_serve_delegates_to_the_composition_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`serve` hands address, KB and config paths to agent.app.run_serve and returns its exit code."""
+    """`serve` hands the config path and every listener flag to agent.app.run_serve and returns its exit code."""
     calls: list[tuple[Any, ...]] = []
 
-    def fake_run_serve(grpc_address: str | None, kb_path: Path | None, config_file: Path | None) -> int:
-        calls.append((grpc_address, kb_path, config_file))
+    def fake_run_serve(config_file: Path | None, overrides: dict[str, Any]) -> int:
+        calls.append((config_file, overrides))
         return 3
 
     fake_app = types.ModuleType("fundguard.agent.app")
     fake_app.run_serve = fake_run_serve  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "fundguard.agent.app", fake_app)
-    code = cli.main(["serve", "--grpc", "127.0.0.1:0", "--kb", "b.json", "--config", "f.toml"])
-    expected = (3, [("127.0.0.1:0", Path("b.json"), Path("f.toml"))])
+    code = cli.main(
+        ["serve", "--grpc", "127.0.0.1:0", "--kb", "b.json", "--config", "f.toml", "--http", "127.0.0.1:8080",
+         "--mllp", "127.0.0.1:2575", "--drop-dir", "drop", "--code-map", "map.csv", "--data-dir", "state"]
+    )  # fmt: skip
+    overrides = {
+        "grpc.address": "127.0.0.1:0", "http.address": "127.0.0.1:8080", "mllp.address": "127.0.0.1:2575",
+        "drop.dir": Path("drop"), "codes.map_file": Path("map.csv"), "data.dir": Path("state"),
+        "kb.path": Path("b.json"),
+    }  # fmt: skip
+    expected = (3, [(Path("f.toml"), overrides)])
     assert expected == (code, calls)
 
 

@@ -28,7 +28,7 @@ from fundguard.agent.intake import ParsedRequest, parse_date, parse_request, tex
 if TYPE_CHECKING:
     from fundguard.agent.service import CheckOutcome
 
-__all__ = ["TRANSACTIONS", "decode", "encode", "encode_error", "load", "transaction"]
+__all__ = ["TRANSACTIONS", "decode", "encode", "encode_error", "envelope", "load", "transaction"]
 
 TRANSACTIONS = frozenset({"3101", "3102"})
 DATA = "input.data"
@@ -229,7 +229,7 @@ def _result(alert: Alert, parsed: ParsedRequest, kb_revision: str) -> dict[str, 
     }  # fmt: skip
 
 
-def _envelope(received: datetime | None, responded: datetime | None, **fields: Any) -> dict[str, Any]:
+def envelope(received: datetime | None, responded: datetime | None, **fields: Any) -> dict[str, Any]:
     """The national response header; `fields` overrides infcode, inf_refmsgid, err_msg, warn_msg, output."""
     return {
         "infcode": 0, "inf_refmsgid": "", "refmsg_time": _stamp(received),
@@ -266,11 +266,11 @@ def encode(
     warn = f"no current order line (curr_drord_flag 1) to check in mdtrt_id {', '.join(idle)}" if idle else ""
     if inf_refmsgid is None:
         inf_refmsgid = outcomes[0].result.judgement_id[:30] if outcomes else ""
-    return _envelope(refmsg_time, respond_time, inf_refmsgid=inf_refmsgid, warn_msg=warn, output={"result": results})
+    return envelope(refmsg_time, respond_time, inf_refmsgid=inf_refmsgid, warn_msg=warn, output={"result": results})
 
 
 def encode_error(
     err: FundguardError, *, refmsg_time: datetime | None = None, respond_time: datetime | None = None
 ) -> dict[str, Any]:
     """The national failure response: `infcode` -1, `err_msg` "field: message", empty `output`."""
-    return _envelope(refmsg_time, respond_time, infcode=-1, err_msg=str(err))
+    return envelope(refmsg_time, respond_time, infcode=-1, err_msg=str(err))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from . import unmapped as unmapped_rule
 from .index import CompiledKB, CompiledPoint
 from .model import Alert, AlertLine, CheckRequest, CheckResult, OrderLine
 from .rules import FAMILIES, Context, Finding
@@ -25,10 +26,14 @@ def check(request: CheckRequest, kb: CompiledKB, service_date: date, judgement_i
     ctx = Context(request, kb, service_date)
     by_family: dict[str, list[tuple[OrderLine, CompiledPoint]]] = {}
     by_code = kb.by_code
+    unmapped: list[OrderLine] = []
     for line in ctx.current_lines:
         points = by_code.get(line.hilist_code)
         if not points or line.cnt <= 0 or line.sumamt < 0:
-            continue  # a refund, cancel or price-adjustment line (cnt <= 0, negative total) is never a violation
+            # a refund, cancel or price-adjustment line (cnt <= 0, negative total) is never a violation
+            if not line.hilist_code and line.cnt > 0:
+                unmapped.append(line)  # no national code: the hospital code maps to none
+            continue
         day = line.begn_date or service_date
         for point in points:
             if point.always or point.applies_on(day):
@@ -38,7 +43,7 @@ def check(request: CheckRequest, kb: CompiledKB, service_date: date, judgement_i
                 else:
                     hits.append((line, point))
 
-    findings: list[Finding] = []
+    findings: list[Finding] = unmapped_rule.findings(ctx, unmapped) if unmapped else []
     for family_name, hits in by_family.items():
         findings.extend(FAMILIES[family_name].check(ctx, hits))
     findings.sort(key=_order_key)

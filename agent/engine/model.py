@@ -64,7 +64,10 @@ class Diagnosis:
 
 @dataclass(slots=True)
 class OrderLine:
-    """处方(医嘱) / fee line: the fields rules read. `current` is the national curr_drord_flag != "0"."""
+    """处方(医嘱) / fee line: the fields rules read. `current` is the national curr_drord_flag != "0".
+
+    `hilist_code` is the national code; the edge fills it from `hosplist_code` through the hospital's code map
+    (`agent.codes`) when the HIS sent only its own code, and leaves it "" when the code is not mapped."""
 
     rx_id: str
     hilist_code: str
@@ -80,6 +83,7 @@ class OrderLine:
     drord_dr_codg: str = ""
     current: bool = True
     long_drord: bool = False  # 长期医嘱: without a stop date it runs to discharge, else to the date of service
+    hosplist_code: str = ""  # 医院目录代码; hilist_code "" means it maps to no national code (an alert of its own)
 
 
 @dataclass(slots=True)

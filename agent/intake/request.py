@@ -12,7 +12,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from fundguard.agent.engine import model as m
 from fundguard.agent.engine.errors import InvalidField
@@ -20,6 +21,8 @@ from fundguard.agent.engine.errors import InvalidField
 from .scalars import GENDERS, TRIG_SCENS, parse_date, parse_decimal, parse_flag, text
 
 __all__ = ["ParsedRequest", "parse_request"]
+
+CODE_MISSING = "code_missing"  # an order line with neither hilist_code nor hosplist_code: named as hilist_code
 
 
 def _date(value: object) -> date | None:
@@ -86,7 +89,7 @@ class DiagnosisIn(_In):
 
 class OrderIn(_In):
     rx_id: ReqStr
-    hilist_code: ReqStr
+    hilist_code: Str = ""
     cnt: Dec
     pric: Dec = None
     sumamt: Dec = None
@@ -99,6 +102,13 @@ class OrderIn(_In):
     drord_dr_codg: Str = ""
     curr_drord_flag: Str = "1"
     long_drord_flag: Flag = False
+    hosplist_code: Str = ""
+
+    @model_validator(mode="after")
+    def _some_code(self) -> OrderIn:
+        if not self.hilist_code and not self.hosplist_code:
+            raise PydanticCustomError(CODE_MISSING, "is required (or hosplist_code, which the agent maps)")
+        return self
 
     @field_validator("cnt")
     @classmethod
@@ -181,6 +191,7 @@ def _order(o: OrderIn) -> m.OrderLine:
         drord_dr_codg=o.drord_dr_codg,
         current=o.curr_drord_flag != "0",
         long_drord=o.long_drord_flag,
+        hosplist_code=o.hosplist_code,
     )
 
 
@@ -233,7 +244,10 @@ def parse_request(data: Mapping[str, Any]) -> ParsedRequest:
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         if err.get("type") == "missing":
             msg = "is required"
-        raise InvalidField(msg, _field_path(tuple(err.get("loc", ())))) from None
+        path = _field_path(tuple(err.get("loc", ())))
+        if err.get("type") == CODE_MISSING:
+            path += ".hilist_code"
+        raise InvalidField(msg, path) from None
     p = parsed.patient
     assert p.brdy is not None  # enforced by the validator
     request = m.CheckRequest(

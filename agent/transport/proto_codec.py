@@ -141,9 +141,6 @@ def _order_line(o: pb.Order) -> m.OrderLine:
     rx_id = o.rx_id.strip()
     if not rx_id:
         raise InvalidField("is required", "rx_id")
-    hilist_code = o.hilist_code.strip()
-    if not hilist_code:
-        raise InvalidField("is required", "hilist_code")
     raw = o.cnt
     cnt = _decimal(raw, "cnt") if raw else None
     if cnt is None:
@@ -158,6 +155,10 @@ def _order_line(o: pb.Order) -> m.OrderLine:
     begn = _day(raw, "drord_begn_date") if raw else None
     raw = o.drord_stop_date
     stop = _day(raw, "drord_stop_date") if raw else None
+    hilist_code = o.hilist_code.strip()
+    hosplist_code = o.hosplist_code.strip()
+    if not hilist_code and not hosplist_code:  # checked last, as the JSON model's after-validator does
+        raise InvalidField("is required (or hosplist_code, which the agent maps)", "hilist_code")
     return m.OrderLine(
         rx_id,
         hilist_code,
@@ -173,6 +174,7 @@ def _order_line(o: pb.Order) -> m.OrderLine:
         o.drord_dr_codg.strip(),
         o.curr_drord_flag.strip() != "0",
         o.long_drord_flag.strip() == "1",
+        hosplist_code,
     )
 
 

@@ -123,7 +123,7 @@ BAD = [
     ("cnt absent", ("encounter", "orders", 0, "cnt"), "", "encounter.orders[0].cnt"),
     ("cnt infinite", ("encounter", "orders", 0, "cnt"), "Infinity", "encounter.orders[0].cnt"),
     ("rx_id absent", ("encounter", "orders", 1, "rx_id"), "", "encounter.orders[1].rx_id"),
-    ("hilist_code absent", ("encounter", "orders", 1, "hilist_code"), "", "encounter.orders[1].hilist_code"),
+    ("hilist_code absent", ("encounter", "orders", 2, "hilist_code"), "", "encounter.orders[2].hilist_code"),
     ("pric bad", ("encounter", "orders", 1, "pric"), "1,5", "encounter.orders[1].pric"),
     ("order date bad", ("encounter", "orders", 1, "drord_begn_date"), "29/10/2026",
      "encounter.orders[1].drord_begn_date"),
@@ -147,6 +147,16 @@ def test_invalid_input_names_the_same_field_on_both_edges(
     json_side, proto_side = from_both(data)
     assert ("invalid", field) == proto_side[:2]
     assert json_side == proto_side
+
+
+def test_hosplist_code_alone_is_accepted_on_both_edges() -> None:
+    """A line with only the hospital code is valid (the service maps it); both edges keep it the same way."""
+    data = with_value(("encounter", "orders", 1, "hilist_code"), "")
+    json_side, proto_side = from_both(data)
+    assert "ok" == proto_side[0]
+    assert json_side == proto_side
+    line = proto_side[1].encounter.orders[1]
+    assert ("", "H1") == (line.hilist_code, line.hosplist_code)
 
 
 def test_present_but_empty_patient_names_patn_id() -> None:

@@ -1,0 +1,109 @@
+"""The decision store: one row per alert (`jr_id`), written once, durable before the caller is answered.
+
+A clinician answers an alert by going back to modify the order (`dspo_way` 2) or continuing with a reason
+(`dspo_way` 1, reason required; the edge refuses it without one). The national 3103 feedback, the CDS Hooks
+feedback endpoint and later the pop-up page all land here. SQLite (stdlib) in WAL mode with synchronous=FULL: a
+decision acknowledged to the HIS survives a crash or power cut. Idempotent by `jr_id`: the first decision stands,
+a repeat is reported as such and not stored again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+__all__ = ["Decision", "DecisionStore", "StoreResult"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS decisions (
+    jr_id TEXT PRIMARY KEY,
+    dspo_way TEXT NOT NULL,
+    dspo_way_rea TEXT NOT NULL,
+    warn_type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    decided_at TEXT NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One clinician decision: `dspo_way` "1" continue (with `dspo_way_rea`) or "2" modify the order."""
+
+    jr_id: str
+    dspo_way: str
+    dspo_way_rea: str
+    warn_type: str  # "1" 事前 (after 3101), "2" 事中 (after 3102)
+    source: str  # which transport brought it: nhsa-3103, cds-hooks …
+    decided_at: str  # ISO timestamp given by the caller (the store reads no clock)
+
+
+class StoreResult(StrEnum):
+    """What `record` did."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # the same decision was already stored
+    CONFLICT = "conflict"  # a different decision for this jr_id was stored first; it stands
+
+
+class DecisionStore:
+    """SQLite-backed, thread-safe; `path` ":memory:" for tests."""
+
+    def __init__(self, path: Path | str) -> None:
+        if isinstance(path, Path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(_SCHEMA)
+
+    def record(self, decisions: list[Decision]) -> list[StoreResult]:
+        """Store each decision unless its jr_id already has one; all in one durable transaction."""
+        out: list[StoreResult] = []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for d in decisions:
+                    row = self._db.execute(
+                        "SELECT dspo_way, dspo_way_rea FROM decisions WHERE jr_id = ?", (d.jr_id,)
+                    ).fetchone()
+                    if row is None:
+                        self._db.execute(
+                            "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?)",
+                            (d.jr_id, d.dspo_way, d.dspo_way_rea, d.warn_type, d.source, d.decided_at),
+                        )
+                        out.append(StoreResult.STORED)
+                    elif tuple(row) == (d.dspo_way, d.dspo_way_rea):
+                        out.append(StoreResult.DUPLICATE)
+                    else:
+                        out.append(StoreResult.CONFLICT)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return out
+
+    def get(self, jr_id: str) -> Decision | None:
+        """The stored decision for `jr_id`, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT jr_id, dspo_way, dspo_way_rea, warn_type, source, decided_at FROM decisions WHERE jr_id = ?",
+                (jr_id,),
+            ).fetchone()
+        return None if row is None else Decision(*row)
+
+    def count(self) -> int:
+        """How many decisions are stored."""
+        with self._lock:
+            (n,) = self._db.execute("SELECT COUNT(*) FROM decisions").fetchone()
+        return int(n)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
