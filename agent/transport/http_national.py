@@ -29,7 +29,7 @@ from fundguard.agent.service import CheckService
 
 from .http_server import RouteSetup
 
-__all__ = ["CALL_SERVICE_PATH", "national_routes"]
+__all__ = ["CALL_SERVICE_PATH", "Gateway", "national_routes"]
 
 CALL_SERVICE_PATH = "/fsi/api/rsfComIfsService/callService/{infno}"
 HANDLED = frozenset({"3101", "3102", "3103"})
@@ -45,34 +45,41 @@ def _locale(request: web.Request) -> str:
     return "en" if request.headers.get("Accept-Language", "").strip().lower().startswith("en") else "zh-CN"
 
 
-class _Gateway:
+class Gateway:
+    """The national gateway's logic, transport-free: `respond(raw, path_infno, locale)` always gives an envelope."""
+
     def __init__(self, service: CheckService, decisions: DecisionStore, clock: Callable[[], datetime]) -> None:
         self._service = service
         self._decisions = decisions
         self._clock = clock
 
     async def handle(self, request: web.Request) -> web.Response:
-        received = self._clock()
-        try:
-            return _json(await self._answer(request, received))
-        except FundguardError as exc:
-            if isinstance(exc, InvalidField):
-                _log.info("nhsa.invalid_request", field=exc.field or "request", path=request.path)
-            else:
-                _log.warning("nhsa.check_failed", reason=str(exc), path=request.path)
-            return _json(nhsa_json.encode_error(exc, refmsg_time=received, respond_time=self._clock()))
-        except Exception as exc:
-            _log.error("nhsa.internal_error", error=type(exc).__name__, path=request.path, exc_info=True)
-            err = FundguardError("internal error (see the agent log)")
-            return _json(nhsa_json.encode_error(err, refmsg_time=received, respond_time=self._clock()))
-
-    async def _answer(self, request: web.Request, received: datetime) -> dict[str, Any]:
+        """The aiohttp handler: read the body (size-limited by the listener) and answer the envelope."""
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge as exc:
-            raise InvalidField(f"request body too large ({exc.text})", "") from None
+            err = InvalidField(f"request body too large ({exc.text})", "")
+            return _json(nhsa_json.encode_error(err, refmsg_time=self._clock()))
+        return _json(self.respond(raw, request.match_info.get("infno", ""), _locale(request)))
+
+    def respond(self, raw: bytes, path_infno: str = "", locale: str = "zh-CN") -> dict[str, Any]:
+        """The national answer to one request body; never raises (errors become infcode -1 naming the field)."""
+        received = self._clock()
+        try:
+            return self._answer(raw, path_infno, locale, received)
+        except FundguardError as exc:
+            if isinstance(exc, InvalidField):
+                _log.info("nhsa.invalid_request", field=exc.field or "request", infno=path_infno)
+            else:
+                _log.warning("nhsa.check_failed", reason=str(exc), infno=path_infno)
+            return nhsa_json.encode_error(exc, refmsg_time=received, respond_time=self._clock())
+        except Exception as exc:
+            _log.error("nhsa.internal_error", error=type(exc).__name__, infno=path_infno, exc_info=True)
+            err = FundguardError("internal error (see the agent log)")
+            return nhsa_json.encode_error(err, refmsg_time=received, respond_time=self._clock())
+
+    def _answer(self, raw: bytes, path_infno: str, locale: str, received: datetime) -> dict[str, Any]:
         doc = nhsa_json.load(raw)
-        path_infno = request.match_info.get("infno", "")
         body_infno = text(doc.get("infno"))
         if path_infno and path_infno not in HANDLED:
             raise InvalidField(f"transaction {path_infno!r} is not handled here (3101, 3102, 3103 are)", "infno")
@@ -85,7 +92,7 @@ class _Gateway:
             return self._feedback(doc, received)
         if path_infno and not body_infno:
             doc = {**doc, "infno": infno}
-        requests = nhsa_json.decode(doc, locale=_locale(request))
+        requests = nhsa_json.decode(doc, locale=locale)
         outcomes = [self._service.check(parsed) for parsed in requests]
         return nhsa_json.encode(outcomes, requests, infno, refmsg_time=received, respond_time=self._clock())
 
@@ -102,7 +109,7 @@ def national_routes(
     service: CheckService, decisions: DecisionStore, clock: Callable[[], datetime] = datetime.now
 ) -> RouteSetup:
     """A route setup for the HTTP listener: the 3101/3102/3103 gateway."""
-    gateway = _Gateway(service, decisions, clock)
+    gateway = Gateway(service, decisions, clock)
 
     def setup(app: web.Application) -> None:
         app.router.add_post("/", gateway.handle)

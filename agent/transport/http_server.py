@@ -52,9 +52,9 @@ class HttpListener:
         return app
 
     async def _start(self) -> None:
-        runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(self._app(), access_log=None, handle_signals=False, shutdown_timeout=self._grace)
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port, shutdown_timeout=self._grace)
+        site = web.TCPSite(runner, self._host, self._port)
         await site.start()
         self._runner = runner
         self._port = int(runner.addresses[0][1])
