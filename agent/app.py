@@ -28,11 +28,14 @@ from fundguard.agent.feedback import DecisionStore
 from fundguard.agent.kb import KbStore
 from fundguard.agent.log import configure_logging
 from fundguard.agent.service import CheckService
+from fundguard.agent.transport.drop_folder import DropFolderListener
 from fundguard.agent.transport.grpc_server import AgentServer, BindError, create_server
 from fundguard.agent.transport.health import AgentHealth
+from fundguard.agent.transport.http_cds import cds_routes
 from fundguard.agent.transport.http_national import national_routes
 from fundguard.agent.transport.http_server import HttpListener, RouteSetup
 from fundguard.agent.transport.listener import Listener
+from fundguard.agent.transport.mllp_server import MllpListener
 
 __all__ = ["DECISIONS_FILE", "Agent", "StartupError", "build_agent", "run", "run_serve"]
 
@@ -144,8 +147,12 @@ def _listeners(
     """The listeners the settings enable, each translating its protocol to the same check service."""
     out: list[Listener] = []
     if settings.http.address is not None:
-        routes: list[RouteSetup] = [national_routes(service, decisions, clock)]
+        routes: list[RouteSetup] = [national_routes(service, decisions, clock), cds_routes(service, decisions, clock)]
         out.append(HttpListener(settings.http, routes, settings.grpc.grace_seconds))
+    if settings.mllp.address is not None:
+        out.append(MllpListener(settings.mllp, service, clock))
+    if settings.drop.dir is not None:
+        out.append(DropFolderListener(settings.drop, service, clock))
     return tuple(out)
 
 
