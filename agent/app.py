@@ -87,6 +87,7 @@ class Agent:
                 for running in reversed(started):
                     running.stop()
                 self.server.stop(0).wait()
+                self.decisions.close()
                 raise StartupError(f"cannot start the {listener.name} listener on {listener.address}: {exc}") from exc
             started.append(listener)
         self.health.update(kb_loaded=self.store.loaded)

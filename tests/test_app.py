@@ -173,3 +173,25 @@ def test_serve_stops_gracefully_on_signal(sig: signal.Signals) -> None:
             proc.wait()
         reader.join(timeout=5)
         proc.stderr.close()
+
+
+def test_bad_code_map_is_a_startup_error_naming_the_line(tmp_path: Path) -> None:
+    """A code map with a bad line stops the start with the file and line named."""
+    codes = tmp_path / "codes.csv"
+    codes.write_text("hosplist_code,hilist_code\nH1,\n", encoding="utf-8")
+    settings = load_settings(None, {"grpc.address": "127.0.0.1:0", "codes.map_file": codes})
+    with pytest.raises(StartupError, match=r"line 2: hilist_code is empty"):
+        build_agent(settings)
+
+
+def test_listener_that_cannot_bind_is_a_startup_error(tmp_path: Path) -> None:
+    """An HTTP port already taken stops the agent's start (gRPC included) with the listener named."""
+    first = build_agent(load_settings(None, {"grpc.address": "127.0.0.1:0", "http.address": "127.0.0.1:0"}))
+    first.start()
+    try:
+        taken = first.listeners[0].address
+        second = build_agent(load_settings(None, {"grpc.address": "127.0.0.1:0", "http.address": taken}))
+        with pytest.raises(StartupError, match=f"cannot start the http listener on {taken}"):
+            second.start()
+    finally:
+        first.stop(grace=0)

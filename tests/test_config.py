@@ -155,3 +155,24 @@ def test_settings_are_frozen_plain_values(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         settings.kb.parameters["child_below_years"] = 1  # type: ignore[index]
     assert ("510", "520") == settings.kb.parameters["maternity_insutypes"]
+
+
+def test_listener_sections_are_off_by_default_and_validated(tmp_path: Path) -> None:
+    """http/mllp/drop/codes are off unless set; addresses are checked and the key named; data dir has a default."""
+    defaults = load_settings()
+    expected_off = (None, None, None, None, Path("fundguard-data"))
+    assert expected_off == (defaults.http.address, defaults.mllp.address, defaults.drop.dir,
+                            defaults.codes.map_file, defaults.data.dir)  # fmt: skip
+    config = tmp_path / "f.toml"
+    config.write_text(
+        '[http]\naddress = "0.0.0.0:8080"\n[mllp]\naddress = "127.0.0.1:2575"\n[drop]\ndir = "/srv/drop"\n'
+        'poll_seconds = 0.5\n[codes]\nmap_file = "codes.csv"\n[data]\ndir = "/var/lib/fundguard"\n',
+        encoding="utf-8",
+    )
+    s = load_settings(config)
+    expected = ("0.0.0.0:8080", "127.0.0.1:2575", Path("/srv/drop"), 0.5, Path("codes.csv"), Path("/var/lib/fundguard"))
+    assert expected == (s.http.address, s.mllp.address, s.drop.dir, s.drop.poll_seconds, s.codes.map_file, s.data.dir)
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, {"http.address": "8080", "mllp.address": "host:99999", "drop.poll_seconds": 0})
+    keys = [problem.split(":")[0] for problem in err.value.problems]
+    assert ["http.address", "mllp.address", "drop.poll_seconds"] == keys
