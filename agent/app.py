@@ -24,7 +24,7 @@ import structlog
 from fundguard.agent.codes import CodeMap, CodeMapError, load_code_map
 from fundguard.agent.config import ConfigError, Settings, load_settings
 from fundguard.agent.engine.errors import KbInvalid
-from fundguard.agent.feedback import DecisionStore
+from fundguard.agent.feedback import DecisionStore, IssuedAlerts
 from fundguard.agent.kb import KbStore
 from fundguard.agent.log import configure_logging
 from fundguard.agent.service import CheckService
@@ -65,6 +65,7 @@ class Agent:
     port: int
     health: AgentHealth
     decisions: DecisionStore
+    issued: IssuedAlerts
     listeners: tuple[Listener, ...] = ()
 
     @property
@@ -88,6 +89,7 @@ class Agent:
                     running.stop()
                 self.server.stop(0).wait()
                 self.decisions.close()
+                self.issued.close()
                 raise StartupError(f"cannot start the {listener.name} listener on {listener.address}: {exc}") from exc
             started.append(listener)
         self.health.update(kb_loaded=self.store.loaded)
@@ -99,6 +101,7 @@ class Agent:
             listener.stop()
         self.server.stop(self.settings.grpc.grace_seconds if grace is None else grace).wait()
         self.decisions.close()
+        self.issued.close()
 
 
 # A check allocates a few thousand short-lived, acyclic objects; with CPython's default gen-0 threshold (700) that
@@ -127,19 +130,21 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
             codes = load_code_map(settings.codes.map_file)
         except CodeMapError as exc:
             raise StartupError(str(exc)) from exc
-    service = CheckService(store, clock=clock, codes=codes)
     try:
-        decisions = DecisionStore(settings.data.dir / DECISIONS_FILE)
+        issued = IssuedAlerts(settings.data.dir / DECISIONS_FILE)
+        decisions = DecisionStore(settings.data.dir / DECISIONS_FILE, issued)
     except (OSError, sqlite3.Error) as exc:
         raise StartupError(f"cannot open the decision store in {settings.data.dir}: {exc}") from exc
+    service = CheckService(store, clock=clock, codes=codes, observers=(issued.record,))
     listeners = _listeners(settings, service, decisions, clock)
     health = AgentHealth()
     try:
-        server, port = create_server(service, settings.grpc, health)
+        server, port = create_server(service, settings.grpc, health, decisions, clock)
     except BindError as exc:
         decisions.close()
+        issued.close()
         raise StartupError(str(exc)) from exc
-    return Agent(settings, store, service, server, port, health, decisions, listeners)
+    return Agent(settings, store, service, server, port, health, decisions, issued, listeners)
 
 
 def _listeners(

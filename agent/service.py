@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -58,7 +58,8 @@ _IDS = _Ids()
 
 class CheckService:
     """Runs checks on the store's active KB; clock and id factory are injected (tests pass fixed ones). With a
-    code map, order lines that carry only a hospital code are mapped to national codes first."""
+    code map, order lines that carry only a hospital code are mapped to national codes first. `observers` are told
+    every result (the issued-alert register, later the alert stream); they must be quick and must not raise."""
 
     def __init__(
         self,
@@ -66,11 +67,13 @@ class CheckService:
         clock: Callable[[], datetime] = datetime.now,
         new_id: Callable[[], str] = _new_id,
         codes: CodeMap | None = None,
+        observers: Sequence[Callable[[CheckResult], None]] = (),
     ) -> None:
         self._store = store
         self._clock = clock
         self._new_id = new_id
         self._codes = codes
+        self._observers = tuple(observers)
 
     @property
     def store(self) -> KbStore:
@@ -87,4 +90,6 @@ class CheckService:
         started = time.perf_counter_ns()
         result = check(request, kb, service_date, self._new_id())
         micros = (time.perf_counter_ns() - started) // 1000
+        for observe in self._observers:  # e.g. the register of issued alerts (cheap: it queues)
+            observe(result)
         return CheckOutcome(result, int(micros))

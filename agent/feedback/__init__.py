@@ -1,5 +1,6 @@
-"""Clinicians' decisions on alerts (national 3103 semantics), kept durably on disk."""
+"""Clinicians' decisions on alerts (national 3103 semantics) and the register of issued alerts, kept on disk."""
 
+from .issued import IssuedAlert, IssuedAlerts
 from .store import Decision, DecisionStore, StoreResult
 
-__all__ = ["Decision", "DecisionStore", "StoreResult"]
+__all__ = ["Decision", "DecisionStore", "IssuedAlert", "IssuedAlerts", "StoreResult"]

@@ -4,16 +4,20 @@ A clinician answers an alert by going back to modify the order (`dspo_way` 2) or
 (`dspo_way` 1, reason required; the edge refuses it without one). The national 3103 feedback, the CDS Hooks
 feedback endpoint and later the pop-up page all land here. SQLite (stdlib) in WAL mode with synchronous=FULL: a
 decision acknowledged to the HIS survives a crash or power cut. Idempotent by `jr_id`: the first decision stands,
-a repeat is reported as such and not stored again.
+a repeat is reported as such and not stored again. With the register of issued alerts, a decision on a `jr_id` the
+agent never answered is not stored (`UNKNOWN`); transports call `unknown()` first to refuse it naming the field.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+
+from .issued import IssuedAlerts
 
 __all__ = ["Decision", "DecisionStore", "StoreResult"]
 
@@ -47,28 +51,40 @@ class StoreResult(StrEnum):
     STORED = "stored"
     DUPLICATE = "duplicate"  # the same decision was already stored
     CONFLICT = "conflict"  # a different decision for this jr_id was stored first; it stands
+    UNKNOWN = "unknown"  # no alert with this jr_id was answered by this agent: not stored
 
 
 class DecisionStore:
     """SQLite-backed, thread-safe; `path` ":memory:" for tests."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, issued: IssuedAlerts | None = None) -> None:
         if isinstance(path, Path):
             path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
+        self._issued = issued
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(_SCHEMA)
 
-    def record(self, decisions: list[Decision]) -> list[StoreResult]:
-        """Store each decision unless its jr_id already has one; all in one durable transaction."""
+    def unknown(self, decisions: Sequence[Decision]) -> list[int]:
+        """Positions of the decisions whose jr_id no answered alert has (empty without a register)."""
+        if self._issued is None:
+            return []
+        return [n for n, d in enumerate(decisions) if not self._issued.known(d.jr_id)]
+
+    def record(self, decisions: Sequence[Decision]) -> list[StoreResult]:
+        """Store each decision unless its jr_id already has one (or is unknown); one durable transaction."""
         out: list[StoreResult] = []
+        unknown = set(self.unknown(decisions))
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for d in decisions:
+                for n, d in enumerate(decisions):
+                    if n in unknown:
+                        out.append(StoreResult.UNKNOWN)
+                        continue
                     row = self._db.execute(
                         "SELECT dspo_way, dspo_way_rea FROM decisions WHERE jr_id = ?", (d.jr_id,)
                     ).fetchone()

@@ -22,18 +22,21 @@ import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime
 from typing import Any
 
 import grpc
 import structlog
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 from structlog.contextvars import bind_contextvars
 
+from fundguard.adapters.his.nhsa_feedback import decode_feedback
 from fundguard.agent.config import GrpcSettings
 from fundguard.agent.engine.errors import FundguardError, InvalidField, KbUnavailable
+from fundguard.agent.feedback import DecisionStore
 from fundguard.agent.log import ensure_logging
 from fundguard.agent.service import CheckService
 from fundguard.v1 import compliance_pb2 as pb
@@ -41,9 +44,10 @@ from fundguard.v1 import compliance_pb2 as pb
 from .health import HEALTH_SERVICE_NAME, AgentHealth
 from .proto_codec import SERVICE_NAME, request_from_proto, response_to_proto
 
-__all__ = ["CHECK_METHOD", "AgentServer", "BindError", "create_server", "status_for"]
+__all__ = ["CHECK_METHOD", "FEEDBACK_METHOD", "AgentServer", "BindError", "create_server", "status_for"]
 
 CHECK_METHOD = f"/{SERVICE_NAME}/Check"
+FEEDBACK_METHOD = f"/{SERVICE_NAME}/Feedback"
 ERROR_DOMAIN = "fundguard.v1"
 
 _log = structlog.get_logger("fundguard.agent.grpc")
@@ -76,13 +80,13 @@ def status_for(exc: BaseException) -> grpc.Status:
     return _status(code_pb2.INTERNAL, "internal error (see the agent log)", info)
 
 
-AioBehavior = Callable[[bytes, grpc.aio.ServicerContext[Any, Any]], Awaitable[pb.CheckResponse]]
+AioBehavior = Callable[[bytes, grpc.aio.ServicerContext[Any, Any]], Awaitable[Message]]
 
 
-def _guarded(method: str, behavior: Callable[[bytes, Any], pb.CheckResponse]) -> AioBehavior:
+def _guarded(method: str, behavior: Callable[[bytes, Any], Message]) -> AioBehavior:
     """The RPC as the aio server runs it: every exception leaves as a proper status (the one mapping place)."""
 
-    async def rpc(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> pb.CheckResponse:
+    async def rpc(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Message:
         try:
             return behavior(raw, context)
         except InvalidField as exc:
@@ -130,6 +134,32 @@ class _CheckHandler:
             engine_micros=outcome.engine_micros,
         )
         return response_to_proto(outcome, request.task_id)
+
+
+class _FeedbackHandler:
+    """Feedback: a clinician's decision (3103 semantics) → the decision store, once per jr_id."""
+
+    def __init__(self, decisions: DecisionStore, clock: Callable[[], datetime]) -> None:
+        self._decisions = decisions
+        self._clock = clock
+
+    def __call__(self, raw: bytes, _context: grpc.ServicerContext) -> pb.FeedbackResponse:
+        msg = pb.FeedbackRequest()
+        try:
+            msg.ParseFromString(raw)
+        except DecodeError:
+            raise InvalidField(f"not a {pb.FeedbackRequest.DESCRIPTOR.full_name} message", "request") from None
+        warn = {"warn_rslt_id": msg.jr_id, "dspo_way": msg.dspo_way, "dspo_way_rea": msg.dspo_way_rea}
+        data = {"warn_type": msg.warn_type or "1", "warns": [warn]}
+        try:
+            (decision,) = decode_feedback({"data": data}, source="grpc", decided_at=self._clock().isoformat())
+        except InvalidField as exc:  # "data.warns[0].dspo_way" → "dspo_way"
+            field = exc.field.rpartition(".")[2].replace("warn_rslt_id", "jr_id")
+            raise InvalidField(exc.message, field) from None
+        if self._decisions.unknown([decision]):
+            raise InvalidField(f"unknown jr_id {decision.jr_id!r}: this agent answered no alert with that id", "jr_id")
+        (outcome,) = self._decisions.record([decision])
+        return pb.FeedbackResponse(jr_id=decision.jr_id, outcome=outcome.value)
 
 
 class _Stopping:
@@ -180,7 +210,9 @@ def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
         loop.close()
 
 
-async def _build(service: CheckService, settings: GrpcSettings, health: AgentHealth) -> tuple[grpc.aio.Server, int]:
+async def _build(
+    service: CheckService, settings: GrpcSettings, health: AgentHealth, feedback: _FeedbackHandler | None
+) -> tuple[grpc.aio.Server, int]:
     server = grpc.aio.server(
         migration_thread_pool=ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="fundguard-grpc"),
         options=[
@@ -195,6 +227,10 @@ async def _build(service: CheckService, settings: GrpcSettings, health: AgentHea
             response_serializer=pb.CheckResponse.SerializeToString,
         )
     }
+    if feedback is not None:  # without a decision store (bench, some tests) Feedback is UNIMPLEMENTED
+        handlers["Feedback"] = grpc.unary_unary_rpc_method_handler(
+            _guarded(FEEDBACK_METHOD, feedback), response_serializer=pb.FeedbackResponse.SerializeToString
+        )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     # grpcio's registered-method fast path (as generated code does): no per-call walk of the generic handlers
     server.add_registered_method_handlers(SERVICE_NAME, handlers)  # type: ignore[attr-defined]  # not in grpc-stubs
@@ -211,7 +247,11 @@ async def _build(service: CheckService, settings: GrpcSettings, health: AgentHea
 
 
 def create_server(
-    service: CheckService, settings: GrpcSettings, health: AgentHealth | None = None
+    service: CheckService,
+    settings: GrpcSettings,
+    health: AgentHealth | None = None,
+    decisions: DecisionStore | None = None,
+    clock: Callable[[], datetime] = datetime.now,
 ) -> tuple[AgentServer, int]:
     """A bound, not yet started server with Check, health and reflection; returns it and the bound port.
 
@@ -224,7 +264,13 @@ def create_server(
     thread.start()
     try:
         server, port = asyncio.run_coroutine_threadsafe(
-            _build(service, settings, health if health is not None else AgentHealth()), loop
+            _build(
+                service,
+                settings,
+                health if health is not None else AgentHealth(),
+                _FeedbackHandler(decisions, clock) if decisions is not None else None,
+            ),
+            loop,
         ).result()
     except BaseException:
         loop.call_soon_threadsafe(loop.stop)

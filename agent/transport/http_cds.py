@@ -119,6 +119,10 @@ class _CdsService:
 
     def _feedback(self, hook: str, raw: bytes, _locale: str) -> dict[str, Any]:
         decisions = cds_hooks.decode_feedback(raw, received=self._clock())
+        for n in self._decisions.unknown(decisions)[:1]:
+            unknown = decisions[n].jr_id
+            message = f"unknown card {unknown!r}: this agent answered no card with that uuid"
+            raise InvalidField(message, f"feedback[{n}].card")
         results = self._decisions.record(decisions)
         repeats = [d.jr_id for d, r in zip(decisions, results, strict=True) if r != StoreResult.STORED]
         _log.info("cds.feedback", hook=hook, stored=len(decisions) - len(repeats), repeats=len(repeats))

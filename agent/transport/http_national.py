@@ -98,6 +98,11 @@ class Gateway:
 
     def _feedback(self, doc: dict[str, Any], received: datetime) -> dict[str, Any]:
         decisions = nhsa_feedback.decode_feedback(doc, source="nhsa-3103", decided_at=received.isoformat())
+        for n in self._decisions.unknown(decisions)[:1]:
+            raise InvalidField(
+                f"unknown jr_id {decisions[n].jr_id!r}: this agent answered no alert with that id",
+                f"input.data.warns[{n}].warn_rslt_id",
+            )
         results = self._decisions.record(decisions)
         repeats = [f"{d.jr_id} ({r.value})" for d, r in zip(decisions, results, strict=True) if r != StoreResult.STORED]
         warn = f"already decided, first decision kept: {', '.join(repeats)}" if repeats else ""

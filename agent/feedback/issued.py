@@ -1,0 +1,155 @@
+"""The register of issued alerts: which `jr_id`s the agent has answered, so feedback can be checked against them.
+
+Every check that raises alerts is recorded here (by `CheckService`, for every transport). Recording is off the hot
+path: `record` only puts the alerts on a queue and into a bounded in-memory index; a writer thread inserts them in
+batches into the `issued` table of the agent's SQLite file (the one the decision store uses). `known(jr_id)` looks
+in memory first, then on disk after the writer has caught up: alerts issued before a restart stay known.
+A decision on an unknown `jr_id` is refused by the transports ("unknown jr_id"), never stored.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cachetools import LRUCache
+
+from fundguard.agent.engine.model import CheckResult
+
+__all__ = ["IssuedAlert", "IssuedAlerts"]
+
+MEMORY_ENTRIES = 200_000
+BATCH = 500
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS issued (
+    jr_id TEXT PRIMARY KEY,
+    judgement_id TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    rule_class TEXT NOT NULL,
+    kp_id TEXT NOT NULL,
+    mdtrt_id TEXT NOT NULL,
+    practitioner TEXT NOT NULL,
+    rx_ids TEXT NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedAlert:
+    """What the register keeps of one alert (no patient identity)."""
+
+    jr_id: str
+    judgement_id: str
+    rule_id: str
+    rule_class: str
+    kp_id: str
+    mdtrt_id: str
+    practitioner: str  # drord_dr_codg of the first violating line
+    rx_ids: tuple[str, ...]
+
+
+class IssuedAlerts:
+    """Thread-safe register; `close()` flushes and stops the writer."""
+
+    def __init__(self, path: Path | str) -> None:
+        if isinstance(path, Path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(_SCHEMA)
+        self._db_lock = threading.Lock()
+        self._memory: LRUCache[str, IssuedAlert] = LRUCache(MEMORY_ENTRIES)
+        self._memory_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[list[IssuedAlert] | None] = queue.SimpleQueue()
+        self._pending = 0
+        self._flushed = threading.Condition()
+        self._writer = threading.Thread(target=self._write, name="fundguard-issued", daemon=True)
+        self._writer.start()
+
+    @property
+    def pending(self) -> int:
+        """Alerts recorded but not yet on disk."""
+        return self._pending
+
+    def record(self, result: CheckResult) -> None:
+        """Register the result's alerts (cheap: memory and a queue; the disk write happens in the background)."""
+        if not result.alerts:
+            return
+        items = [
+            IssuedAlert(a.jr_id, result.judgement_id, a.rule_id, a.rule_class, a.kp_id, a.mdtrt_id,
+                        a.drord_dr_codg, a.rx_ids)
+            for a in result.alerts
+        ]  # fmt: skip
+        with self._memory_lock:
+            for item in items:
+                self._memory[item.jr_id] = item
+        with self._flushed:
+            self._pending += len(items)
+        self._queue.put(items)
+
+    def get(self, jr_id: str) -> IssuedAlert | None:
+        """The issued alert `jr_id`, from memory or disk; None if the agent never answered it."""
+        with self._memory_lock:
+            item = self._memory.get(jr_id)
+        if item is not None:
+            return item
+        self.flush()
+        with self._db_lock:
+            row = self._db.execute(
+                "SELECT jr_id, judgement_id, rule_id, rule_class, kp_id, mdtrt_id, practitioner, rx_ids "
+                "FROM issued WHERE jr_id = ?",
+                (jr_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        jr, judgement, rule_id, rule_class, kp_id, mdtrt_id, practitioner, rx_ids = row
+        rx = tuple(filter(None, rx_ids.split("\x1f")))
+        return IssuedAlert(jr, judgement, rule_id, rule_class, kp_id, mdtrt_id, practitioner, rx)
+
+    def known(self, jr_id: str) -> bool:
+        """True when the agent answered an alert with this jr_id."""
+        return self.get(jr_id) is not None
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything recorded so far is on disk (False if `timeout` ran out)."""
+        with self._flushed:
+            return self._flushed.wait_for(lambda: self._pending == 0, timeout)
+
+    def _write(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            while len(batch) < BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._insert(batch)
+                    return
+                batch.extend(more)
+            self._insert(batch)
+
+    def _insert(self, batch: Iterable[IssuedAlert]) -> None:
+        rows = [(i.jr_id, i.judgement_id, i.rule_id, i.rule_class, i.kp_id, i.mdtrt_id, i.practitioner,
+                 "\x1f".join(i.rx_ids)) for i in batch]  # fmt: skip
+        with self._db_lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR IGNORE INTO issued VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+        with self._flushed:
+            self._pending -= len(rows)
+            self._flushed.notify_all()
+
+    def close(self) -> None:
+        """Write what is queued, stop the writer and close the database."""
+        if self._writer.is_alive():
+            self._queue.put(None)
+            self._writer.join()
+        with self._db_lock:
+            self._db.close()

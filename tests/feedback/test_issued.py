@@ -1,0 +1,48 @@
+"""The register of issued alerts: known at once, on disk in the background, still known after a restart."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from fundguard.agent.engine.model import Alert, AlertLine, CheckResult, WorkflowImpact
+from fundguard.agent.feedback import Decision, DecisionStore, IssuedAlert, IssuedAlerts, StoreResult
+
+
+def result(*jr_ids: str) -> CheckResult:
+    alerts = tuple(
+        Alert(jr_id, "GZ10000301004000", "药品区分性别使用", "药品区分性别使用", "KP-1", "text", "2",
+              WorkflowImpact.REASON_REQUIRED, Decimal("1.00"), ("6374", "6375"),
+              (AlertLine("6374", "1", Decimal("1.00")),), "", "E-1", "D123")
+        for jr_id in jr_ids
+    )  # fmt: skip
+    return CheckResult("J", "1", date(2026, 11, 1), alerts)
+
+
+def test_recorded_alerts_are_known_now_and_after_reopening(tmp_path: Path) -> None:
+    """Known from memory at once; after close and reopen, known from disk with what was kept."""
+    path = tmp_path / "agent.sqlite3"
+    issued = IssuedAlerts(path)
+    issued.record(result("J-001", "J-002"))
+    issued.record(result())
+    known_now = (issued.known("J-001"), issued.known("J-404"))
+    issued.close()
+    reopened = IssuedAlerts(path)
+    expected = ((True, False), IssuedAlert("J-002", "J", "GZ10000301004000", "药品区分性别使用", "KP-1", "E-1",
+                                           "D123", ("6374", "6375")), 0)  # fmt: skip
+    assert expected == (known_now, reopened.get("J-002"), reopened.pending)
+    reopened.close()
+
+
+def test_decision_store_refuses_unknown_jr_ids_with_a_register(tmp_path: Path) -> None:
+    """unknown() gives the positions of unknown jr_ids; record() stores the known ones only."""
+    path = tmp_path / "agent.sqlite3"
+    issued = IssuedAlerts(path)
+    issued.record(result("J-001"))
+    store = DecisionStore(path, issued)
+    decisions = [Decision("J-404", "2", "", "1", "t", "T"), Decision("J-001", "2", "", "1", "t", "T")]
+    expected = ([0], [StoreResult.UNKNOWN, StoreResult.STORED], 1)
+    assert expected == (store.unknown(decisions), store.record(decisions), store.count())
+    store.close()
+    issued.close()
