@@ -85,6 +85,7 @@ if __name__ == "__main__":  # setuptools' build backend runs this file as __main
             "fundguard.knowledge_base": ["default/*.json", "default/*.md", "*.json", "README.md", "py.typed"],
             "fundguard.knowledge_base.importer": ["data/*.json", "data/*.md"],
             "fundguard.agent": ["py.typed"],
+            "fundguard.agent.alerts": ["*.json"],
             "fundguard.adapters": ["py.typed"],
         },
         cmdclass={"build_py": BuildWithProto},

@@ -24,10 +24,13 @@ import structlog
 from fundguard.agent.codes import CodeMap, CodeMapError, load_code_map
 from fundguard.agent.config import ConfigError, Settings, load_settings
 from fundguard.agent.engine.errors import KbInvalid
+from fundguard.agent.engine.model import CheckResult
 from fundguard.agent.feedback import DecisionStore, IssuedAlerts
+from fundguard.agent.intake import ParsedRequest
 from fundguard.agent.kb import KbStore
 from fundguard.agent.log import configure_logging
 from fundguard.agent.service import CheckService
+from fundguard.agent.stream import AlertBus
 from fundguard.agent.transport.drop_folder import DropFolderListener
 from fundguard.agent.transport.grpc_server import AgentServer, BindError, create_server
 from fundguard.agent.transport.health import AgentHealth
@@ -135,16 +138,24 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
         decisions = DecisionStore(settings.data.dir / DECISIONS_FILE, issued)
     except (OSError, sqlite3.Error) as exc:
         raise StartupError(f"cannot open the decision store in {settings.data.dir}: {exc}") from exc
-    service = CheckService(store, clock=clock, codes=codes, observers=(issued.record,))
+    bus = AlertBus()
+    service = CheckService(store, clock=clock, codes=codes, observers=(_issued_observer(issued), bus.publish))
     listeners = _listeners(settings, service, decisions, clock)
     health = AgentHealth()
     try:
-        server, port = create_server(service, settings.grpc, health, decisions, clock)
+        server, port = create_server(service, settings.grpc, health, decisions=decisions, clock=clock, bus=bus)
     except BindError as exc:
         decisions.close()
         issued.close()
         raise StartupError(str(exc)) from exc
     return Agent(settings, store, service, server, port, health, decisions, issued, listeners)
+
+
+def _issued_observer(issued: IssuedAlerts) -> Callable[[ParsedRequest, CheckResult], None]:
+    def observe(_parsed: ParsedRequest, result: CheckResult) -> None:
+        issued.record(result)
+
+    return observe
 
 
 def _listeners(

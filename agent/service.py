@@ -67,7 +67,7 @@ class CheckService:
         clock: Callable[[], datetime] = datetime.now,
         new_id: Callable[[], str] = _new_id,
         codes: CodeMap | None = None,
-        observers: Sequence[Callable[[CheckResult], None]] = (),
+        observers: Sequence[Callable[[ParsedRequest, CheckResult], None]] = (),
     ) -> None:
         self._store = store
         self._clock = clock
@@ -91,5 +91,5 @@ class CheckService:
         result = check(request, kb, service_date, self._new_id())
         micros = (time.perf_counter_ns() - started) // 1000
         for observe in self._observers:  # e.g. the register of issued alerts (cheap: it queues)
-            observe(result)
+            observe(parsed, result)
         return CheckOutcome(result, int(micros))

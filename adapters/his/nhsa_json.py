@@ -162,6 +162,15 @@ def _national_path(field: str, patient_path: str, current: int, others: list[int
     return f"{DATA}.{field}" if field else DATA
 
 
+def _dept(encounter: Mapping[str, Any]) -> str:
+    """The ordering department of the encounter's first current line (for alert subscribers), else ""."""
+    orders = encounter.get("fsi_order_dtos")
+    for order in orders if isinstance(orders, list) else []:
+        if isinstance(order, Mapping) and text(order.get("curr_drord_flag")) != "0":
+            return text(order.get("drord_dept_codg"))
+    return ""
+
+
 def _patient_request(patient: Mapping[str, Any], data: Mapping[str, Any], path: str, locale: str) -> ParsedRequest:
     for node in _ENCOUNTER_NODES:
         if node in patient:
@@ -175,6 +184,7 @@ def _patient_request(patient: Mapping[str, Any], data: Mapping[str, Any], path: 
         "task_id": data.get("task_id"),
         "syscode": data.get("syscode"),
         "locale": locale,
+        "dept_code": _dept(encounters[current]),
         "patient": {k: patient[k] for k in _PATIENT_FIELDS if k in patient},
         "encounter": _encounter(encounters[current], f"{enc_path}[{current}]"),
         "history": [_encounter(encounters[n], f"{enc_path}[{n}]") for n in others],
@@ -194,9 +204,11 @@ def decode(doc: Mapping[str, Any] | bytes | str, *, locale: str = "zh-CN") -> li
     service_date = parse_date(obj.get("inf_time"), "inf_time") if "input" in obj else None
     patients = _objects(data["patient_dtos"], f"{DATA}.patient_dtos", "patient")
     requests = [_patient_request(p, data, f"{DATA}.patient_dtos[{n}]", locale) for n, p in enumerate(patients)]
-    if service_date is not None:
-        for parsed in requests:
+    workstation = text(obj.get("dev_no"))  # 设备编号: the workstation, for alert subscribers
+    for parsed in requests:
+        if service_date is not None:
             parsed.service_date = service_date
+        parsed.workstation_id = workstation
     return requests
 
 

@@ -154,6 +154,8 @@ class CheckRequestIn(_In):
     task_id: Str = ""
     service_date: Day = None
     locale: Str = "zh-CN"
+    workstation_id: Str = ""
+    dept_code: Str = ""
 
     @field_validator("trig_scen")
     @classmethod
@@ -164,13 +166,18 @@ class CheckRequestIn(_In):
 
 
 class ParsedRequest:
-    """A validated request plus the date of service the caller asked for (None = let the edge decide)."""
+    """A validated request plus the date of service the caller asked for (None = let the edge decide) and where it
+    came from (workstation, department: what alert subscribers filter on; not the engine's business)."""
 
-    __slots__ = ("request", "service_date")
+    __slots__ = ("dept_code", "request", "service_date", "workstation_id")
 
-    def __init__(self, request: m.CheckRequest, service_date: date | None) -> None:
+    def __init__(
+        self, request: m.CheckRequest, service_date: date | None, workstation_id: str = "", dept_code: str = ""
+    ) -> None:
         self.request = request
         self.service_date = service_date
+        self.workstation_id = workstation_id
+        self.dept_code = dept_code
 
 
 def _order(o: OrderIn) -> m.OrderLine:
@@ -258,4 +265,4 @@ def parse_request(data: Mapping[str, Any]) -> ParsedRequest:
         task_id=parsed.task_id,
         locale=parsed.locale or "zh-CN",
     )
-    return ParsedRequest(request, parsed.service_date)
+    return ParsedRequest(request, parsed.service_date, parsed.workstation_id, parsed.dept_code)

@@ -18,8 +18,9 @@ Business code never calls `context.abort`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
@@ -39,15 +40,25 @@ from fundguard.agent.engine.errors import FundguardError, InvalidField, KbUnavai
 from fundguard.agent.feedback import DecisionStore
 from fundguard.agent.log import ensure_logging
 from fundguard.agent.service import CheckService
+from fundguard.agent.stream import AlertBus, AlertFilter
 from fundguard.v1 import compliance_pb2 as pb
 
 from .health import HEALTH_SERVICE_NAME, AgentHealth
-from .proto_codec import SERVICE_NAME, request_from_proto, response_to_proto
+from .proto_codec import SERVICE_NAME, event_to_proto, request_from_proto, response_to_proto
 
-__all__ = ["CHECK_METHOD", "FEEDBACK_METHOD", "AgentServer", "BindError", "create_server", "status_for"]
+__all__ = [
+    "CHECK_METHOD",
+    "FEEDBACK_METHOD",
+    "SUBSCRIBE_METHOD",
+    "AgentServer",
+    "BindError",
+    "create_server",
+    "status_for",
+]
 
 CHECK_METHOD = f"/{SERVICE_NAME}/Check"
 FEEDBACK_METHOD = f"/{SERVICE_NAME}/Feedback"
+SUBSCRIBE_METHOD = f"/{SERVICE_NAME}/SubscribeAlerts"
 ERROR_DOMAIN = "fundguard.v1"
 
 _log = structlog.get_logger("fundguard.agent.grpc")
@@ -162,6 +173,44 @@ class _FeedbackHandler:
         return pb.FeedbackResponse(jr_id=decision.jr_id, outcome=outcome.value)
 
 
+class _AlertStream:
+    """SubscribeAlerts: the alert bus, filtered, from the subscriber's cursor on; waits on the bus between batches."""
+
+    def __init__(self, bus: AlertBus) -> None:
+        self._bus = bus
+
+    async def subscribe(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[pb.AlertEvent]:
+        """The RPC (a bound async generator method: grpc.aio recognises those as streaming behaviours)."""
+        msg = pb.SubscribeAlertsRequest()
+        try:
+            msg.ParseFromString(raw)
+        except DecodeError:
+            status = status_for(InvalidField(f"not a {msg.DESCRIPTOR.full_name} message", "request"))
+            await context.abort(status.code, status.details, status.trailing_metadata)
+        wanted = AlertFilter(msg.workstation_id.strip(), msg.dept_code.strip(), msg.practitioner_code.strip())
+        cursor = msg.cursor or self._bus.last_cursor
+        loop = asyncio.get_running_loop()
+        woken = asyncio.Event()
+
+        def wake() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed under a late publisher
+                loop.call_soon_threadsafe(woken.set)
+
+        unwatch = self._bus.watch(wake)
+        _log.info("grpc.subscribed", workstation_id=wanted.workstation_id, dept_code=wanted.dept_code,
+                  practitioner_code=wanted.practitioner_code, cursor=cursor)  # fmt: skip
+        try:
+            while True:
+                woken.clear()
+                events, cursor = self._bus.since(cursor, wanted)
+                for event in events:
+                    yield event_to_proto(event)
+                if not events:
+                    await woken.wait()
+        finally:
+            unwatch()
+
+
 class _Stopping:
     """What `AgentServer.stop` returns: `wait()` blocks until the grace period is over and the loop is closed."""
 
@@ -211,7 +260,12 @@ def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 
 async def _build(
-    service: CheckService, settings: GrpcSettings, health: AgentHealth, feedback: _FeedbackHandler | None
+    service: CheckService,
+    settings: GrpcSettings,
+    *,
+    health: AgentHealth,
+    feedback: _FeedbackHandler | None,
+    stream: _AlertStream | None,
 ) -> tuple[grpc.aio.Server, int]:
     server = grpc.aio.server(
         migration_thread_pool=ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="fundguard-grpc"),
@@ -230,6 +284,10 @@ async def _build(
     if feedback is not None:  # without a decision store (bench, some tests) Feedback is UNIMPLEMENTED
         handlers["Feedback"] = grpc.unary_unary_rpc_method_handler(
             _guarded(FEEDBACK_METHOD, feedback), response_serializer=pb.FeedbackResponse.SerializeToString
+        )
+    if stream is not None:  # without an alert bus SubscribeAlerts is UNIMPLEMENTED
+        handlers["SubscribeAlerts"] = grpc.unary_stream_rpc_method_handler(
+            stream.subscribe, response_serializer=pb.AlertEvent.SerializeToString
         )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     # grpcio's registered-method fast path (as generated code does): no per-call walk of the generic handlers
@@ -250,8 +308,10 @@ def create_server(
     service: CheckService,
     settings: GrpcSettings,
     health: AgentHealth | None = None,
+    *,
     decisions: DecisionStore | None = None,
     clock: Callable[[], datetime] = datetime.now,
+    bus: AlertBus | None = None,
 ) -> tuple[AgentServer, int]:
     """A bound, not yet started server with Check, health and reflection; returns it and the bound port.
 
@@ -267,8 +327,9 @@ def create_server(
             _build(
                 service,
                 settings,
-                health if health is not None else AgentHealth(),
-                _FeedbackHandler(decisions, clock) if decisions is not None else None,
+                health=health if health is not None else AgentHealth(),
+                feedback=_FeedbackHandler(decisions, clock) if decisions is not None else None,
+                stream=_AlertStream(bus) if bus is not None else None,
             ),
             loop,
         ).result()

@@ -12,16 +12,17 @@ from collections.abc import Callable, Iterable
 from contextlib import suppress
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fundguard.agent.engine import model as m
 from fundguard.agent.engine.errors import InvalidField
 from fundguard.agent.intake import ParsedRequest
 from fundguard.agent.intake.scalars import GENDERS, TRIG_SCENS, parse_date, parse_decimal
 from fundguard.agent.service import CheckOutcome
+from fundguard.agent.stream import AlertEvent
 from fundguard.v1 import compliance_pb2 as pb
 
-__all__ = ["SERVICE_NAME", "request_from_proto", "response_to_proto"]
+__all__ = ["SERVICE_NAME", "event_to_proto", "request_from_proto", "response_to_proto"]
 
 P = TypeVar("P")  # a proto element
 D = TypeVar("D")  # its domain object
@@ -240,7 +241,7 @@ def request_from_proto(msg: pb.CheckRequest) -> ParsedRequest:
         task_id=task_id,
         locale=msg.locale.strip() or "zh-CN",
     )
-    return ParsedRequest(request, service_date)
+    return ParsedRequest(request, service_date, msg.workstation_id.strip(), msg.dept_code.strip())
 
 
 def response_to_proto(outcome: CheckOutcome, task_id: str) -> pb.CheckResponse:
@@ -256,21 +257,36 @@ def response_to_proto(outcome: CheckOutcome, task_id: str) -> pb.CheckResponse:
     )
     add_alert = response.alerts.add
     for a in result.alerts:
-        alert = add_alert(
-            jr_id=a.jr_id,
-            rule_id=a.rule_id,
-            rule_name=a.rule_name,
-            kp_id=a.kp_id,
-            vola_cont=a.vola_cont,
-            sev_deg=a.sev_deg,
-            workflow_impact=_IMPACT.get(a.workflow_impact, pb.WORKFLOW_IMPACT_UNSPECIFIED),
-            vola_amt=str(a.vola_amt.quantize(_CENT)),
-            rx_ids=a.rx_ids,
-            vola_evid=a.vola_evid,
-            mdtrt_id=a.mdtrt_id,
-            drord_dr_codg=a.drord_dr_codg,
-        )
-        add_line = alert.lines.add
-        for x in a.lines:
-            add_line(rx_id=x.rx_id, vola_item_type=x.vola_item_type, vola_amt=str(x.vola_amt.quantize(_CENT)))
+        _add_lines(add_alert(**_alert_fields(a)), a)
     return response
+
+
+def _alert_fields(a: m.Alert) -> dict[str, Any]:
+    return {
+        "jr_id": a.jr_id, "rule_id": a.rule_id, "rule_name": a.rule_name, "kp_id": a.kp_id, "vola_cont": a.vola_cont,
+        "sev_deg": a.sev_deg, "workflow_impact": _IMPACT.get(a.workflow_impact, pb.WORKFLOW_IMPACT_UNSPECIFIED),
+        "vola_amt": str(a.vola_amt.quantize(_CENT)), "rx_ids": a.rx_ids, "vola_evid": a.vola_evid,
+        "mdtrt_id": a.mdtrt_id, "drord_dr_codg": a.drord_dr_codg,
+    }  # fmt: skip
+
+
+def _add_lines(alert: pb.Alert, a: m.Alert) -> None:
+    add_line = alert.lines.add
+    for x in a.lines:
+        add_line(rx_id=x.rx_id, vola_item_type=x.vola_item_type, vola_amt=str(x.vola_amt.quantize(_CENT)))
+
+
+def event_to_proto(event: AlertEvent) -> pb.AlertEvent:
+    """One alert-stream event (the alert rendered as in a Check response)."""
+    out = pb.AlertEvent(
+        cursor=event.cursor,
+        alert=pb.Alert(**_alert_fields(event.alert)),
+        judgement_id=event.judgement_id,
+        kb_revision=event.kb_revision,
+        workstation_id=event.workstation_id,
+        dept_code=event.dept_code,
+        practitioner_code=event.practitioner_code,
+        gap_before=event.gap_before,
+    )
+    _add_lines(out.alert, event.alert)
+    return out

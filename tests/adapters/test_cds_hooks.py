@@ -85,20 +85,20 @@ def test_male_patient_selecting_the_iud_gets_one_card_with_the_rule_as_topic(ser
     expected = [
         {
             "uuid": jr_id,
-            "summary": IUD_TEXT.removesuffix("。"),
+            "summary": IUD_TEXT,
             "indicator": "warning",
             "detail": f"{IUD_TEXT}\n\n- 规则: 药品区分性别使用 ({SEX_DRUG_RULE_ID})\n- 知识点: {IUD_KP_ID}\n"
-            "- 涉及医嘱: 6374 (违规项)\n- 依据: 避孕，3 年有效。",
+            "- 级别: 高度可疑（需说明理由）\n- 涉及金额: 0.00\n- 涉及医嘱: 6374 (违规项)\n- 依据: 避孕，3 年有效。",
             "source": {
                 "label": "fundguard 医保事前审核",
                 "topic": {"system": cds_hooks.RULE_SYSTEM, "code": SEX_DRUG_RULE_ID, "display": "药品区分性别使用"},
             },
             "overrideReasons": [
-                {"system": cds_hooks.OVERRIDE_SYSTEM, "code": "clinical-necessity", "display": "临床必需"},
+                {"system": cds_hooks.OVERRIDE_SYSTEM, "code": "sex-corrected", "display": "患者性别信息有误（已更正）"},
                 {
                     "system": cds_hooks.OVERRIDE_SYSTEM,
-                    "code": "data-corrected",
-                    "display": "患者或就诊信息有误（已更正）",
+                    "code": "clinical-necessity",
+                    "display": "临床必需（病历已记录）",
                 },
                 {
                     "system": cds_hooks.OVERRIDE_SYSTEM,
@@ -188,23 +188,25 @@ def _outcome(impact: WorkflowImpact, text: str, amount: str = "27.2") -> CheckOu
 
 def test_block_alert_is_critical_and_info_alert_offers_no_suggestion() -> None:
     """Indicator follows workflow_impact (block → critical, info → info); only block / reason-required alerts
-    suggest deleting the draft; the amount appears in the detail when there is one."""
+    suggest deleting the draft; the detail gives severity, workflow impact, amount and the lines' roles."""
     decoded = cds_hooks.decode(male_iud_order_select())
     block = cds_hooks.encode(_outcome(WorkflowImpact.BLOCK, "限二级及以上医疗机构。"), decoded)["cards"][0]
     info = cds_hooks.encode(_outcome(WorkflowImpact.INFO, "提示。"), decoded)["cards"][0]
     assert ("critical", 1, "any") == (block["indicator"], len(block["suggestions"]), block["selectionBehavior"])
-    assert "- 涉及金额: 27.20" in block["detail"]
+    assert "- 级别: 明确违规（拦截）\n- 涉及金额: 27.20" in block["detail"]
     assert "- 涉及医嘱: 6374 (违规项), 6371 (涉及项)" in block["detail"]
     assert ("info", False, False) == (info["indicator"], "suggestions" in info, "selectionBehavior" in info)
-    assert ["approved", "clinical-necessity", "informed-consent"] == [r["code"] for r in block["overrideReasons"]]
+    assert ["approved", "referral-continuation", "informed-consent"] == [r["code"] for r in block["overrideReasons"]]
 
 
-def test_summary_is_the_first_clause_within_140_characters() -> None:
-    """The summary is the alert text up to its first 。/；, cut to 139 characters with an ellipsis."""
+def test_summary_is_the_alert_text_cut_below_140_characters() -> None:
+    """The summary is the whole alert text when it fits in 139 characters; a longer one is cut at its last sentence
+    end that fits (else anywhere) with an ellipsis."""
     decoded = cds_hooks.decode(male_iud_order_select())
     short = cds_hooks.encode(_outcome(WorkflowImpact.BLOCK, "甲乙丙；丁戊。"), decoded)["cards"][0]
+    cut = cds_hooks.encode(_outcome(WorkflowImpact.BLOCK, "甲乙丙；" + "丁" * 200), decoded)["cards"][0]
     long = cds_hooks.encode(_outcome(WorkflowImpact.BLOCK, "药" * 300), decoded)["cards"][0]
-    assert "甲乙丙" == short["summary"]
+    assert ("甲乙丙；丁戊。", "甲乙丙…") == (short["summary"], cut["summary"])
     assert "药" * 138 + "…" == long["summary"]
 
 
@@ -213,7 +215,7 @@ def test_english_locale_gives_english_labels_and_text(service: CheckService) -> 
     card = _cards(male_iud_order_select(), service, locale="en")[0]
     assert "fundguard insurance pre-check" == card["source"]["label"]
     assert card["summary"].startswith("[左炔诺孕酮宫内节育系统]")
-    assert "Clinically necessary" == card["overrideReasons"][0]["display"]
+    assert "Patient's recorded sex was wrong (corrected)" == card["overrideReasons"][0]["display"]
     assert "Remove the order: 左炔诺孕酮宫内节育系统" == card["suggestions"][0]["label"]
 
 
