@@ -43,6 +43,7 @@ DEFAULT_GRPC_ADDRESS = "127.0.0.1:50051"
 DEFAULT_MAX_WORKERS = 8
 DEFAULT_MAX_RECEIVE_BYTES = 16 * 1024 * 1024
 DEFAULT_GRACE_SECONDS = 5.0
+DEFAULT_CHECK_BUDGET_MS = 300
 LogLevel = Literal["debug", "info", "warning", "error"]
 DEFAULT_LOG_LEVEL: LogLevel = "info"
 _MAX_GRPC_BYTES = 2**31 - 1  # gRPC channel arguments are C ints
@@ -64,12 +65,15 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class GrpcSettings:
-    """[grpc]: where and how the gRPC agent listens."""
+    """[grpc]: where and how the gRPC agent listens; `check_budget_ms`: past it (or the caller's deadline, if
+    sooner) a Check answers CHECK_UNAVAILABLE instead of waiting. The budget runs each check on a worker thread
+    (measured: ~140 µs more per call than inline on this 2-vCPU VM); 0 runs checks inline, without a budget."""
 
     address: str = DEFAULT_GRPC_ADDRESS
     max_workers: int = DEFAULT_MAX_WORKERS
     max_receive_bytes: int = DEFAULT_MAX_RECEIVE_BYTES
     grace_seconds: float = DEFAULT_GRACE_SECONDS
+    check_budget_ms: int = DEFAULT_CHECK_BUDGET_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,7 @@ class _Grpc(_Section):
     max_workers: int = Field(default=DEFAULT_MAX_WORKERS, gt=0, le=1024)
     max_receive_bytes: int = Field(default=DEFAULT_MAX_RECEIVE_BYTES, gt=0, le=_MAX_GRPC_BYTES)
     grace_seconds: float = Field(default=DEFAULT_GRACE_SECONDS, ge=0, le=600)
+    check_budget_ms: int = Field(default=DEFAULT_CHECK_BUDGET_MS, ge=0, le=60_000)
 
     @field_validator("address")
     @classmethod
@@ -313,7 +318,7 @@ def _plain(value: Any) -> Any:
 def _freeze(model: _Model) -> Settings:
     g, kb, log = model.grpc, model.kb, model.log
     return Settings(
-        grpc=GrpcSettings(g.address, g.max_workers, g.max_receive_bytes, g.grace_seconds),
+        grpc=GrpcSettings(g.address, g.max_workers, g.max_receive_bytes, g.grace_seconds, g.check_budget_ms),
         kb=KbSettings(
             path=kb.path if kb.path is not None else default_bundle_path(),
             parameters=_plain(kb.parameters.model_dump(exclude_none=True)),

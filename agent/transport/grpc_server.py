@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,7 +33,7 @@ from google.protobuf.message import DecodeError, Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
-from structlog.contextvars import bind_contextvars
+from structlog.contextvars import STRUCTLOG_KEY_PREFIX, bind_contextvars
 
 from fundguard.adapters.his.nhsa_feedback import decode_feedback
 from fundguard.agent.config import GrpcSettings
@@ -57,6 +58,7 @@ __all__ = [
 ]
 
 CHECK_METHOD = f"/{SERVICE_NAME}/Check"
+DEADLINE_MARGIN_S = 0.005  # answer this long before the caller's deadline, so the answer still arrives
 FEEDBACK_METHOD = f"/{SERVICE_NAME}/Feedback"
 SUBSCRIBE_METHOD = f"/{SERVICE_NAME}/SubscribeAlerts"
 ERROR_DOMAIN = "fundguard.v1"
@@ -94,12 +96,12 @@ def status_for(exc: BaseException) -> grpc.Status:
 AioBehavior = Callable[[bytes, grpc.aio.ServicerContext[Any, Any]], Awaitable[Message]]
 
 
-def _guarded(method: str, behavior: Callable[[bytes, Any], Message]) -> AioBehavior:
+def _guarded(method: str, behavior: AioBehavior) -> AioBehavior:
     """The RPC as the aio server runs it: every exception leaves as a proper status (the one mapping place)."""
 
     async def rpc(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Message:
         try:
-            return behavior(raw, context)
+            return await behavior(raw, context)
         except InvalidField as exc:
             _log.info("grpc.invalid_argument", method=method, field=exc.field or "request")
             status = status_for(exc)
@@ -113,6 +115,60 @@ def _guarded(method: str, behavior: Callable[[bytes, Any], Message]) -> AioBehav
         raise AssertionError("context.abort returned")  # pragma: no cover - abort always raises
 
     return rpc
+
+
+def _inline(behavior: Callable[[bytes, Any], Message]) -> AioBehavior:
+    """A quick synchronous behaviour run on the event loop itself."""
+
+    async def run(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Message:
+        return behavior(raw, context)
+
+    return run
+
+
+class _Budgeted:
+    """Check under a time limit: the work runs on the check pool while the loop waits at most the budget (or the
+    caller's deadline less a margin, if sooner); past it the caller gets CHECK_UNAVAILABLE with the reason, never an
+    empty success. The abandoned check finishes in the background and its answer is dropped."""
+
+    def __init__(
+        self, behavior: Callable[[bytes, Any], Message], budget_ms: int, pool: ThreadPoolExecutor, service: CheckService
+    ) -> None:
+        self._behavior = behavior
+        self._budget = budget_ms / 1000
+        self._pool = pool
+        self._service = service
+
+    async def __call__(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Message:
+        limit, why = self._budget, f"the agent's check budget ({self._budget * 1000:.0f} ms)"
+        remaining = context.time_remaining()
+        if remaining is not None and remaining - DEADLINE_MARGIN_S < limit:
+            limit, why = max(remaining - DEADLINE_MARGIN_S, 0.0), "the caller's deadline"
+        # the worker binds the encounter and masked patient to its log context: bring them back for the error log
+        scope = contextvars.copy_context()
+        work = asyncio.get_running_loop().run_in_executor(self._pool, scope.run, self._behavior, raw, context)
+        try:
+            return await asyncio.wait_for(work, limit)
+        except TimeoutError:
+            _log.warning("grpc.check_unavailable", limit_ms=round(limit * 1000), reason=why)
+            store = self._service.store
+            return pb.CheckResponse(
+                status=pb.CHECK_UNAVAILABLE,
+                status_reason=f"check unavailable: not finished within {why}; the order is not known to comply",
+                kb_revision=store.current.revision if store.loaded else "",
+            )
+        finally:  # read without entering: on a timeout the worker is still inside `scope`
+            bind_contextvars(**{
+                var.name.removeprefix(STRUCTLOG_KEY_PREFIX): value
+                for var, value in scope.items()
+                if var.name.startswith(STRUCTLOG_KEY_PREFIX) and value is not Ellipsis
+            })  # fmt: skip
+
+
+def _check_behavior(service: CheckService, budget_ms: int, pool: ThreadPoolExecutor) -> AioBehavior:
+    """Check under the budget on the pool, or inline on the loop when the budget is 0 (off)."""
+    handler = _CheckHandler(service)
+    return _Budgeted(handler, budget_ms, pool, service) if budget_ms > 0 else _inline(handler)
 
 
 class _CheckHandler:
@@ -231,7 +287,14 @@ class _Stopping:
 class AgentServer:
     """A grpc.aio server on its own event-loop thread, with the blocking API of a `grpc.Server`."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, thread: threading.Thread, server: grpc.aio.Server) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        thread: threading.Thread,
+        server: grpc.aio.Server,
+        check_pool: ThreadPoolExecutor,
+    ) -> None:
+        self._check_pool = check_pool
         self._loop = loop
         self._thread = thread
         self._server = server
@@ -249,6 +312,7 @@ class AgentServer:
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
+        self._check_pool.shutdown(wait=False, cancel_futures=True)  # an abandoned (over-budget) check may still run
 
 
 def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -266,6 +330,7 @@ async def _build(
     health: AgentHealth,
     feedback: _FeedbackHandler | None,
     stream: _AlertStream | None,
+    check_pool: ThreadPoolExecutor,
 ) -> tuple[grpc.aio.Server, int]:
     server = grpc.aio.server(
         migration_thread_pool=ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="fundguard-grpc"),
@@ -276,14 +341,14 @@ async def _build(
     )
     handlers = {
         "Check": grpc.unary_unary_rpc_method_handler(
-            _guarded(CHECK_METHOD, _CheckHandler(service)),
+            _guarded(CHECK_METHOD, _check_behavior(service, settings.check_budget_ms, check_pool)),
             request_deserializer=None,  # raw bytes: the handler decodes, so garbage is INVALID_ARGUMENT
             response_serializer=pb.CheckResponse.SerializeToString,
         )
     }
     if feedback is not None:  # without a decision store (bench, some tests) Feedback is UNIMPLEMENTED
         handlers["Feedback"] = grpc.unary_unary_rpc_method_handler(
-            _guarded(FEEDBACK_METHOD, feedback), response_serializer=pb.FeedbackResponse.SerializeToString
+            _guarded(FEEDBACK_METHOD, _inline(feedback)), response_serializer=pb.FeedbackResponse.SerializeToString
         )
     if stream is not None:  # without an alert bus SubscribeAlerts is UNIMPLEMENTED
         handlers["SubscribeAlerts"] = grpc.unary_stream_rpc_method_handler(
@@ -319,6 +384,7 @@ def create_server(
     the masked default is installed.
     """
     ensure_logging()
+    check_pool = ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="fundguard-check")
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=_run_loop, args=(loop,), name="fundguard-grpc-loop", daemon=True)
     thread.start()
@@ -330,11 +396,13 @@ def create_server(
                 health=health if health is not None else AgentHealth(),
                 feedback=_FeedbackHandler(decisions, clock) if decisions is not None else None,
                 stream=_AlertStream(bus) if bus is not None else None,
+                check_pool=check_pool,
             ),
             loop,
         ).result()
     except BaseException:
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
+        check_pool.shutdown(wait=False)
         raise
-    return AgentServer(loop, thread, server), port
+    return AgentServer(loop, thread, server, check_pool), port

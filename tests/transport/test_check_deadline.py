@@ -1,0 +1,108 @@
+"""A Check that cannot finish in time answers CHECK_UNAVAILABLE (with the reason) within the budget + 50 ms, never
+an empty success; the caller's own deadline is honoured the same way; a normal check is CHECK_OK."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from fundguard.agent.config import GrpcSettings
+from fundguard.agent.engine.model import CheckResult
+from fundguard.agent.intake import ParsedRequest
+from fundguard.agent.kb import KbStore
+from fundguard.agent.service import CheckService
+from fundguard.v1 import compliance_pb2 as pb
+
+from .test_grpc_server import Running, fixed_clock, iud_request
+
+BUDGET_MS = 200
+SLOW_S = 1.0
+
+
+class SlowDown:
+    """Test hook: an observer (run inside the check) that makes the evaluation take SLOW_S while `on` is set."""
+
+    def __init__(self) -> None:
+        self.on = threading.Event()
+
+    def __call__(self, _parsed: ParsedRequest, _result: CheckResult) -> None:
+        if self.on.is_set():
+            time.sleep(SLOW_S)
+
+
+@pytest.fixture(scope="module")
+def slow() -> SlowDown:
+    return SlowDown()
+
+
+@pytest.fixture(scope="module")
+def agent(slow: SlowDown) -> Iterator[Running]:
+    kb_store = KbStore()
+    from fundguard.knowledge_base import default_bundle_path
+
+    kb_store.load(default_bundle_path())
+    service = CheckService(kb_store, clock=fixed_clock, observers=(slow,))
+    running = Running(service, GrpcSettings(address="127.0.0.1:0", check_budget_ms=BUDGET_MS))
+    yield running
+    running.close()
+
+
+def timed(running: Running, timeout: float = 10.0) -> tuple[pb.CheckResponse, float]:
+    started = time.monotonic()
+    response = running.stub.Check(iud_request(), timeout=timeout)
+    return response, time.monotonic() - started
+
+
+def test_a_normal_check_is_ok(agent: Running, slow: SlowDown) -> None:
+    """Within the budget: CHECK_OK, alerts, no reason."""
+    slow.on.clear()
+    response, _ = timed(agent)
+    assert (pb.CHECK_OK, "", True) == (response.status, response.status_reason, len(response.alerts) > 0)
+
+
+def test_over_budget_is_check_unavailable_within_budget_plus_50_ms(agent: Running, slow: SlowDown) -> None:
+    """The evaluation is made to take 1 s; the answer comes at the 200 ms budget: CHECK_UNAVAILABLE, no alerts,
+    the reason naming the budget; the agent answers normally again afterwards."""
+    slow.on.set()
+    try:
+        response, elapsed = timed(agent)
+    finally:
+        slow.on.clear()
+    expected = (pb.CHECK_UNAVAILABLE, 0, True, True)
+    actual = (response.status, len(response.alerts), "check budget (200 ms)" in response.status_reason,
+              elapsed < (BUDGET_MS + 50) / 1000)  # fmt: skip
+    assert expected == actual, f"answered after {elapsed * 1000:.0f} ms"
+    time.sleep(SLOW_S)  # let the abandoned check finish
+    assert pb.CHECK_OK == timed(agent)[0].status
+
+
+def test_callers_deadline_shorter_than_the_budget_is_honoured(agent: Running, slow: SlowDown) -> None:
+    """A caller giving 100 ms gets CHECK_UNAVAILABLE naming its deadline before the deadline expires."""
+    slow.on.set()
+    try:
+        response, elapsed = timed(agent, timeout=0.1)
+    finally:
+        slow.on.clear()
+    assert (pb.CHECK_UNAVAILABLE, True) == (response.status, "caller's deadline" in response.status_reason)
+    assert elapsed < 0.1
+    time.sleep(SLOW_S)
+
+
+def test_budget_zero_runs_inline_and_waits(slow: SlowDown) -> None:
+    """check_budget_ms = 0 turns the budget off: the slow check is waited for and answered CHECK_OK."""
+    from fundguard.knowledge_base import default_bundle_path
+
+    kb_store = KbStore()
+    kb_store.load(default_bundle_path())
+    running = Running(CheckService(kb_store, clock=fixed_clock, observers=(slow,)),
+                      GrpcSettings(address="127.0.0.1:0", check_budget_ms=0))  # fmt: skip
+    slow.on.set()
+    try:
+        response, elapsed = timed(running)
+    finally:
+        slow.on.clear()
+        running.close()
+    assert (pb.CHECK_OK, True) == (response.status, elapsed >= SLOW_S)
