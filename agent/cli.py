@@ -3,6 +3,7 @@
 ```
 fundguard check FILE|- [--kb PATH] [--lang zh-CN|en]     national-style JSON answer on stdout
 fundguard kb import SRC [--out DIR] [--revision N]        bundle.json + review_report.md
+fundguard feedback stats [--data-dir DIR]                 override rates per rule / practitioner (JSON)
 fundguard serve [--grpc HOST:PORT] [--http HOST:PORT] [--mllp HOST:PORT] [--drop-dir DIR] [--code-map CSV]
                 [--data-dir DIR] [--kb PATH] [--config FILE]
 fundguard --version
@@ -136,6 +137,23 @@ def _cmd_kb_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_feedback_stats(args: argparse.Namespace) -> int:
+    # Lazy, as serve: only this command reads the agent's state.
+    from fundguard.agent.app import DECISIONS_FILE  # noqa: PLC0415
+    from fundguard.agent.feedback import DecisionStore  # noqa: PLC0415
+
+    path = args.data_dir / DECISIONS_FILE
+    if not path.is_file():
+        _say(f"no decision store at {path} (pass --data-dir, the agent's [data] dir)")
+        return EXIT_FAILED
+    store = DecisionStore(path)
+    try:
+        _print_json({"decisions": store.count(), **store.override_rates()})
+    finally:
+        store.close()
+    return EXIT_OK
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     # Lazy: the composition root pulls in grpc, config and logging; `check` must work without them.
     from fundguard.agent.app import run_serve  # noqa: PLC0415
@@ -188,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--revision", type=int, default=1, help="bundle revision (default 1)")
     imp.add_argument("--overrides", type=Path, default=None, help="override table (default: the shipped one)")
     imp.set_defaults(func=_cmd_kb_import)
+
+    feedback = commands.add_parser("feedback", help="clinicians' decisions on alerts")
+    feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True, metavar="FEEDBACK_COMMAND")
+    stats = feedback_commands.add_parser("stats", help="override rate per rule and per practitioner (JSON)")
+    stats.add_argument("--data-dir", type=Path, default=Path("fundguard-data"), help="the agent's data dir")
+    stats.set_defaults(func=_cmd_feedback_stats)
 
     serve = commands.add_parser("serve", help="serve the agent: gRPC, plus the HTTP/MLLP/drop-folder listeners enabled")
     serve.add_argument(

@@ -86,3 +86,20 @@ def test_feedback_rpc_stores_once_and_refuses_bad_decisions(tmp_path: Path) -> N
     invalid = grpc.StatusCode.INVALID_ARGUMENT
     expected = ("stored", "duplicate", [(invalid, "dspo_way_rea"), (invalid, "jr_id"), (invalid, "dspo_way")])
     assert expected == (first.outcome, second.outcome, refused)
+
+
+def test_feedback_stats_command_prints_override_rates(tmp_path: Path, capsys: Any) -> None:
+    """`fundguard feedback stats --data-dir` prints the decisions and the override rate of the decided rule."""
+    from fundguard.agent import cli
+
+    agent = start(tmp_path)
+    try:
+        jr_id = post(agent, "/3101", male_iud_3101())["output"]["result"][0]["jr_id"]
+        post(agent, "/3103", feedback(jr_id))
+    finally:
+        agent.stop(grace=0)
+    assert 0 == cli.main(["feedback", "stats", "--data-dir", str(tmp_path)])
+    doc = json.loads(capsys.readouterr().out)
+    expected = (1, [{"key": "GZ10000301004000", "decided": 1, "overridden": 1, "override_rate": 1.0}])
+    assert expected == (doc["decisions"], doc["by_rule"])
+    assert 2 == cli.main(["feedback", "stats", "--data-dir", str(tmp_path / "nowhere")])

@@ -119,6 +119,25 @@ class DecisionStore:
             (n,) = self._db.execute("SELECT COUNT(*) FROM decisions").fetchone()
         return int(n)
 
+    def override_rates(self) -> dict[str, list[dict[str, object]]]:
+        """Override rate per rule and per practitioner: of the decided alerts (joined with the register of issued
+        alerts in the same file), how many were continued (dspo_way 1) rather than modified."""
+        out: dict[str, list[dict[str, object]]] = {}
+        with self._lock:
+            has_issued = self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'issued'"
+            ).fetchone()
+            for key, column in (("by_rule", "i.rule_id"), ("by_practitioner", "i.practitioner")):
+                rows = [] if has_issued is None else self._db.execute(
+                    f"SELECT {column}, COUNT(*), SUM(d.dspo_way = '1') FROM decisions d "
+                    f"JOIN issued i ON i.jr_id = d.jr_id GROUP BY {column} ORDER BY {column}"
+                ).fetchall()
+                out[key] = [
+                    {"key": k, "decided": n, "overridden": o, "override_rate": round(o / n, 4) if n else 0.0}
+                    for k, n, o in rows
+                ]
+        return out
+
     def close(self) -> None:
         """Close the database."""
         with self._lock:

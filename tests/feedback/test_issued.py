@@ -46,3 +46,19 @@ def test_decision_store_refuses_unknown_jr_ids_with_a_register(tmp_path: Path) -
     assert expected == (store.unknown(decisions), store.record(decisions), store.count())
     store.close()
     issued.close()
+
+
+def test_override_rates_per_rule_and_practitioner(tmp_path: Path) -> None:
+    """Of the decided alerts, the share continued (dspo_way 1), grouped by rule and by the practitioner."""
+    path = tmp_path / "agent.sqlite3"
+    issued = IssuedAlerts(path)
+    issued.record(result("J-1", "J-2", "J-3"))
+    issued.flush()
+    store = DecisionStore(path, issued)
+    store.record([Decision("J-1", "1", "临床必需", "1", "t", "T"), Decision("J-2", "2", "", "1", "t", "T"),
+                  Decision("J-3", "1", "知情同意", "1", "t", "T")])  # fmt: skip
+    row = {"decided": 3, "overridden": 2, "override_rate": 0.6667}
+    expected = {"by_rule": [{"key": "GZ10000301004000", **row}], "by_practitioner": [{"key": "D123", **row}]}
+    assert expected == store.override_rates()
+    store.close()
+    issued.close()
