@@ -24,9 +24,7 @@ import structlog
 from fundguard.agent.codes import CodeMap, CodeMapError, load_code_map
 from fundguard.agent.config import ConfigError, Settings, load_settings
 from fundguard.agent.engine.errors import KbInvalid
-from fundguard.agent.engine.model import CheckResult
-from fundguard.agent.feedback import DecisionStore, IssuedAlerts
-from fundguard.agent.intake import ParsedRequest
+from fundguard.agent.feedback import DecidedAlerts, DecisionStore, IssuedAlerts
 from fundguard.agent.kb import KbStore
 from fundguard.agent.log import configure_logging
 from fundguard.agent.service import CheckService
@@ -135,11 +133,14 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
             raise StartupError(str(exc)) from exc
     try:
         issued = IssuedAlerts(settings.data.dir / DECISIONS_FILE)
-        decisions = DecisionStore(settings.data.dir / DECISIONS_FILE, issued)
+        decided = DecidedAlerts()
+        decisions = DecisionStore(settings.data.dir / DECISIONS_FILE, issued, decided)
     except (OSError, sqlite3.Error) as exc:
         raise StartupError(f"cannot open the decision store in {settings.data.dir}: {exc}") from exc
     bus = AlertBus()
-    service = CheckService(store, clock=clock, codes=codes, observers=(_issued_observer(issued), bus.publish))
+    service = CheckService(
+        store, clock=clock, codes=codes, observers=(issued.record, bus.publish), suppress=decided.suppress
+    )
     listeners = _listeners(settings, service, decisions, clock)
     health = AgentHealth()
     try:
@@ -149,13 +150,6 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
         issued.close()
         raise StartupError(str(exc)) from exc
     return Agent(settings, store, service, server, port, health, decisions, issued, listeners)
-
-
-def _issued_observer(issued: IssuedAlerts) -> Callable[[ParsedRequest, CheckResult], None]:
-    def observe(_parsed: ParsedRequest, result: CheckResult) -> None:
-        issued.record(result)
-
-    return observe
 
 
 def _listeners(

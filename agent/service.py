@@ -59,21 +59,25 @@ _IDS = _Ids()
 class CheckService:
     """Runs checks on the store's active KB; clock and id factory are injected (tests pass fixed ones). With a
     code map, order lines that carry only a hospital code are mapped to national codes first. `observers` are told
-    every result (the issued-alert register, later the alert stream); they must be quick and must not raise."""
+    every result (the issued-alert register, the alert stream); they must be quick and must not raise. `suppress`
+    may drop alerts before anyone sees them (alert-fatigue control)."""
 
     def __init__(
         self,
         store: KbStore,
         clock: Callable[[], datetime] = datetime.now,
         new_id: Callable[[], str] = _new_id,
+        *,
         codes: CodeMap | None = None,
         observers: Sequence[Callable[[ParsedRequest, CheckResult], None]] = (),
+        suppress: Callable[[ParsedRequest, CheckResult], CheckResult] | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._new_id = new_id
         self._codes = codes
         self._observers = tuple(observers)
+        self._suppress = suppress
 
     @property
     def store(self) -> KbStore:
@@ -90,6 +94,8 @@ class CheckService:
         started = time.perf_counter_ns()
         result = check(request, kb, service_date, self._new_id())
         micros = (time.perf_counter_ns() - started) // 1000
+        if self._suppress is not None:  # alert fatigue: drop what a clinician already decided, lines unchanged
+            result = self._suppress(parsed, result)
         for observe in self._observers:  # e.g. the register of issued alerts (cheap: it queues)
             observe(parsed, result)
         return CheckOutcome(result, int(micros))

@@ -103,3 +103,39 @@ def test_feedback_stats_command_prints_override_rates(tmp_path: Path, capsys: An
     expected = (1, [{"key": "GZ10000301004000", "decided": 1, "overridden": 1, "override_rate": 1.0}])
     assert expected == (doc["decisions"], doc["by_rule"])
     assert 2 == cli.main(["feedback", "stats", "--data-dir", str(tmp_path / "nowhere")])
+
+
+def test_a_decided_alert_is_not_raised_again_until_the_line_changes(tmp_path: Path) -> None:
+    """Alert fatigue: after a decision on the IUD alert, the same encounter with the same line gets no such alert;
+    the line changed (quantity 2) gets it again; so does the same line in another encounter; also after a restart."""
+    def sex_alerts(agent: Agent, request: dict[str, Any]) -> list[list[str]]:
+        doc = post(agent, "/3101", request)
+        return [[d["rx_id"] for d in r["judge_result_detail_dtos"]] for r in doc["output"]["result"]
+                if r["rule_id"] == "GZ10000301004000"]  # fmt: skip
+
+    def changed() -> dict[str, Any]:
+        request = male_iud_3101()
+        request["input"]["data"]["patient_dtos"][0]["fsi_encounter_dtos"][0]["fsi_order_dtos"][0]["cnt"] = 2
+        return request
+
+    def elsewhere() -> dict[str, Any]:
+        request = male_iud_3101()
+        patient = request["input"]["data"]["patient_dtos"][0]
+        patient["curr_mdtrt_id"] = patient["fsi_encounter_dtos"][0]["mdtrt_id"] = "2009999"
+        return request
+
+    agent = start(tmp_path)
+    try:
+        first = post(agent, "/3101", male_iud_3101())["output"]["result"]
+        post(agent, "/3103", feedback(first[0]["jr_id"]))
+        again = sex_alerts(agent, male_iud_3101())
+        after_change = sex_alerts(agent, changed())
+        other_encounter = sex_alerts(agent, elsewhere())
+    finally:
+        agent.stop(grace=0)
+    restarted = start(tmp_path)
+    try:
+        after_restart = sex_alerts(restarted, male_iud_3101())
+    finally:
+        restarted.stop(grace=0)
+    assert ([], [["6374"]], [["6374"]], []) == (again, after_change, other_encounter, after_restart)

@@ -19,6 +19,9 @@ from pathlib import Path
 from cachetools import LRUCache
 
 from fundguard.agent.engine.model import CheckResult
+from fundguard.agent.intake import ParsedRequest
+
+from .fatigue import fingerprint
 
 __all__ = ["IssuedAlert", "IssuedAlerts"]
 
@@ -33,7 +36,8 @@ CREATE TABLE IF NOT EXISTS issued (
     kp_id TEXT NOT NULL,
     mdtrt_id TEXT NOT NULL,
     practitioner TEXT NOT NULL,
-    rx_ids TEXT NOT NULL
+    rx_ids TEXT NOT NULL,
+    fingerprint TEXT NOT NULL
 )
 """
 
@@ -50,6 +54,7 @@ class IssuedAlert:
     mdtrt_id: str
     practitioner: str  # drord_dr_codg of the first violating line
     rx_ids: tuple[str, ...]
+    fingerprint: str = ""  # what the violating lines were (see `fatigue.fingerprint`): a changed line differs
 
 
 class IssuedAlerts:
@@ -75,13 +80,14 @@ class IssuedAlerts:
         """Alerts recorded but not yet on disk."""
         return self._pending
 
-    def record(self, result: CheckResult) -> None:
+    def record(self, parsed: ParsedRequest, result: CheckResult) -> None:
         """Register the result's alerts (cheap: memory and a queue; the disk write happens in the background)."""
         if not result.alerts:
             return
+        lines = {o.rx_id: o for o in parsed.request.encounter.orders}
         items = [
             IssuedAlert(a.jr_id, result.judgement_id, a.rule_id, a.rule_class, a.kp_id, a.mdtrt_id,
-                        a.drord_dr_codg, a.rx_ids)
+                        a.drord_dr_codg, a.rx_ids, fingerprint(a, lines))
             for a in result.alerts
         ]  # fmt: skip
         with self._memory_lock:
@@ -100,15 +106,15 @@ class IssuedAlerts:
         self.flush()
         with self._db_lock:
             row = self._db.execute(
-                "SELECT jr_id, judgement_id, rule_id, rule_class, kp_id, mdtrt_id, practitioner, rx_ids "
+                "SELECT jr_id, judgement_id, rule_id, rule_class, kp_id, mdtrt_id, practitioner, rx_ids, fingerprint "
                 "FROM issued WHERE jr_id = ?",
                 (jr_id,),
             ).fetchone()
         if row is None:
             return None
-        jr, judgement, rule_id, rule_class, kp_id, mdtrt_id, practitioner, rx_ids = row
+        jr, judgement, rule_id, rule_class, kp_id, mdtrt_id, practitioner, rx_ids, printed = row
         rx = tuple(filter(None, rx_ids.split("\x1f")))
-        return IssuedAlert(jr, judgement, rule_id, rule_class, kp_id, mdtrt_id, practitioner, rx)
+        return IssuedAlert(jr, judgement, rule_id, rule_class, kp_id, mdtrt_id, practitioner, rx, printed)
 
     def known(self, jr_id: str) -> bool:
         """True when the agent answered an alert with this jr_id."""
@@ -137,10 +143,10 @@ class IssuedAlerts:
 
     def _insert(self, batch: Iterable[IssuedAlert]) -> None:
         rows = [(i.jr_id, i.judgement_id, i.rule_id, i.rule_class, i.kp_id, i.mdtrt_id, i.practitioner,
-                 "\x1f".join(i.rx_ids)) for i in batch]  # fmt: skip
+                 "\x1f".join(i.rx_ids), i.fingerprint) for i in batch]  # fmt: skip
         with self._db_lock:
             self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR IGNORE INTO issued VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany("INSERT OR IGNORE INTO issued VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             self._db.execute("COMMIT")
         with self._flushed:
             self._pending -= len(rows)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from .fatigue import DecidedAlerts
 from .issued import IssuedAlerts
 
 __all__ = ["Decision", "DecisionStore", "StoreResult"]
@@ -57,16 +58,28 @@ class StoreResult(StrEnum):
 class DecisionStore:
     """SQLite-backed, thread-safe; `path` ":memory:" for tests."""
 
-    def __init__(self, path: Path | str, issued: IssuedAlerts | None = None) -> None:
+    def __init__(
+        self, path: Path | str, issued: IssuedAlerts | None = None, decided: DecidedAlerts | None = None
+    ) -> None:
         if isinstance(path, Path):
             path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         self._issued = issued
+        self._decided = decided
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(_SCHEMA)
+            if decided is not None and self._has_issued():
+                for key in self._db.execute(
+                    "SELECT i.mdtrt_id, i.rule_id, i.fingerprint FROM decisions d JOIN issued i ON i.jr_id = d.jr_id"
+                ):
+                    decided.add(*key)
+
+    def _has_issued(self) -> bool:
+        row = self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'issued'").fetchone()
+        return row is not None
 
     def unknown(self, decisions: Sequence[Decision]) -> list[int]:
         """Positions of the decisions whose jr_id no answered alert has (empty without a register)."""
@@ -94,6 +107,7 @@ class DecisionStore:
                             (d.jr_id, d.dspo_way, d.dspo_way_rea, d.warn_type, d.source, d.decided_at),
                         )
                         out.append(StoreResult.STORED)
+                        self._remember(d.jr_id)
                     elif tuple(row) == (d.dspo_way, d.dspo_way_rea):
                         out.append(StoreResult.DUPLICATE)
                     else:
@@ -103,6 +117,14 @@ class DecisionStore:
                 self._db.execute("ROLLBACK")
                 raise
         return out
+
+    def _remember(self, jr_id: str) -> None:
+        """Tell the fatigue control: this alert (rule, encounter, lines as they were) is decided."""
+        if self._decided is None or self._issued is None:
+            return
+        item = self._issued.get(jr_id)
+        if item is not None:
+            self._decided.add(item.mdtrt_id, item.rule_id, item.fingerprint)
 
     def get(self, jr_id: str) -> Decision | None:
         """The stored decision for `jr_id`, if any."""
@@ -124,11 +146,9 @@ class DecisionStore:
         alerts in the same file), how many were continued (dspo_way 1) rather than modified."""
         out: dict[str, list[dict[str, object]]] = {}
         with self._lock:
-            has_issued = self._db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'issued'"
-            ).fetchone()
+            has_issued = self._has_issued()
             for key, column in (("by_rule", "i.rule_id"), ("by_practitioner", "i.practitioner")):
-                rows = [] if has_issued is None else self._db.execute(
+                rows = [] if not has_issued else self._db.execute(
                     f"SELECT {column}, COUNT(*), SUM(d.dspo_way = '1') FROM decisions d "
                     f"JOIN issued i ON i.jr_id = d.jr_id GROUP BY {column} ORDER BY {column}"
                 ).fetchall()
