@@ -158,7 +158,11 @@ def _listeners(
     """The listeners the settings enable, each translating its protocol to the same check service."""
     out: list[Listener] = []
     if settings.http.address is not None:
-        routes: list[RouteSetup] = [national_routes(service, decisions, clock), cds_routes(service, decisions, clock)]
+        budget = settings.grpc.check_budget_ms  # the agent's check budget, whatever the transport
+        routes: list[RouteSetup] = [
+            national_routes(service, decisions, clock, budget),
+            cds_routes(service, decisions, clock),
+        ]
         out.append(HttpListener(settings.http, routes, settings.grpc.grace_seconds))
     if settings.mllp.address is not None:
         out.append(MllpListener(settings.mllp, service, clock))

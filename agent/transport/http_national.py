@@ -12,9 +12,11 @@ input (so a HIS that only reads `infcode` sees the failure). `Accept-Language: e
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -48,10 +50,18 @@ def _locale(request: web.Request) -> str:
 class Gateway:
     """The national gateway's logic, transport-free: `respond(raw, path_infno, locale)` always gives an envelope."""
 
-    def __init__(self, service: CheckService, decisions: DecisionStore, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        service: CheckService,
+        decisions: DecisionStore,
+        clock: Callable[[], datetime],
+        budget_ms: int = 0,
+    ) -> None:
         self._service = service
         self._decisions = decisions
         self._clock = clock
+        self._budget = budget_ms / 1000
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fundguard-nhsa") if budget_ms else None
 
     async def handle(self, request: web.Request) -> web.Response:
         """The aiohttp handler: read the body (size-limited by the listener) and answer the envelope."""
@@ -60,7 +70,20 @@ class Gateway:
         except web.HTTPRequestEntityTooLarge as exc:
             err = InvalidField(f"request body too large ({exc.text})", "")
             return _json(nhsa_json.encode_error(err, refmsg_time=self._clock()))
-        return _json(self.respond(raw, request.match_info.get("infno", ""), _locale(request)))
+        infno, locale = request.match_info.get("infno", ""), _locale(request)
+        if self._pool is None:
+            return _json(self.respond(raw, infno, locale))
+        received = self._clock()
+        work = asyncio.get_running_loop().run_in_executor(self._pool, self.respond, raw, infno, locale)
+        try:
+            return _json(await asyncio.wait_for(work, self._budget))
+        except TimeoutError:  # never an empty success: the HIS sees infcode -1 and "check unavailable"
+            _log.warning("nhsa.check_unavailable", budget_ms=round(self._budget * 1000), infno=infno)
+            unavailable = FundguardError(
+                f"check unavailable: not finished within the agent's check budget ({self._budget * 1000:.0f} ms); "
+                "the order is not known to comply"
+            )
+            return _json(nhsa_json.encode_error(unavailable, refmsg_time=received, respond_time=self._clock()))
 
     def respond(self, raw: bytes, path_infno: str = "", locale: str = "zh-CN") -> dict[str, Any]:
         """The national answer to one request body; never raises (errors become infcode -1 naming the field)."""
@@ -111,10 +134,14 @@ class Gateway:
 
 
 def national_routes(
-    service: CheckService, decisions: DecisionStore, clock: Callable[[], datetime] = datetime.now
+    service: CheckService,
+    decisions: DecisionStore,
+    clock: Callable[[], datetime] = datetime.now,
+    budget_ms: int = 0,
 ) -> RouteSetup:
-    """A route setup for the HTTP listener: the 3101/3102/3103 gateway."""
-    gateway = Gateway(service, decisions, clock)
+    """A route setup for the HTTP listener: the 3101/3102/3103 gateway. With `budget_ms`, a request not answered
+    within it gets infcode -1 "check unavailable" (the work runs on a small pool); 0 answers inline."""
+    gateway = Gateway(service, decisions, clock, budget_ms)
 
     def setup(app: web.Application) -> None:
         app.router.add_post("/", gateway.handle)

@@ -159,3 +159,23 @@ def _gateway() -> Gateway:
 
 
 _GATEWAY = _gateway()
+
+
+def test_over_budget_is_check_unavailable_not_an_empty_success(decisions: DecisionStore) -> None:
+    """A check made slower (test hook: a slow observer) than the 200 ms budget is answered infcode -1 "check
+    unavailable" within the budget + 50 ms, never infcode 0 with no result."""
+    import time
+
+    store = KbStore()
+    store.load(default_bundle_path())
+    slow = CheckService(store, clock=lambda: NOW, observers=(lambda _p, _r: time.sleep(1.0),))
+    listener = HttpListener(HttpSettings("127.0.0.1:0"), [national_routes(slow, decisions, budget_ms=200)], 1.0)
+    listener.start()
+    try:
+        started = time.monotonic()
+        doc = post(f"http://{listener.address}/3101", male_iud_3101())
+        elapsed = time.monotonic() - started
+    finally:
+        listener.stop()
+    assert (-1, True, []) == (doc["infcode"], doc["err_msg"].startswith("check unavailable"), doc["output"] or [])
+    assert elapsed < 0.25, f"answered after {elapsed * 1000:.0f} ms"
