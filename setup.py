@@ -86,6 +86,7 @@ if __name__ == "__main__":  # setuptools' build backend runs this file as __main
             "fundguard.knowledge_base.importer": ["data/*.json", "data/*.md"],
             "fundguard.agent": ["py.typed"],
             "fundguard.agent.alerts": ["*.json"],
+            "fundguard.agent.transport": ["alert_page/*"],
             "fundguard.adapters": ["py.typed"],
         },
         cmdclass={"build_py": BuildWithProto},

@@ -32,6 +32,7 @@ from fundguard.agent.stream import AlertBus
 from fundguard.agent.transport.drop_folder import DropFolderListener
 from fundguard.agent.transport.grpc_server import AgentServer, BindError, create_server
 from fundguard.agent.transport.health import AgentHealth
+from fundguard.agent.transport.http_alerts import alert_page_routes
 from fundguard.agent.transport.http_cds import cds_routes
 from fundguard.agent.transport.http_national import national_routes
 from fundguard.agent.transport.http_server import HttpListener, RouteSetup
@@ -141,7 +142,7 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
     service = CheckService(
         store, clock=clock, codes=codes, observers=(issued.record, bus.publish), suppress=decided.suppress
     )
-    listeners = _listeners(settings, service, decisions, clock)
+    listeners = _listeners(settings, service, decisions, clock, bus)
     health = AgentHealth()
     try:
         server, port = create_server(service, settings.grpc, health, decisions=decisions, clock=clock, bus=bus)
@@ -153,7 +154,11 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
 
 
 def _listeners(
-    settings: Settings, service: CheckService, decisions: DecisionStore, clock: Callable[[], datetime]
+    settings: Settings,
+    service: CheckService,
+    decisions: DecisionStore,
+    clock: Callable[[], datetime],
+    bus: AlertBus,
 ) -> tuple[Listener, ...]:
     """The listeners the settings enable, each translating its protocol to the same check service."""
     out: list[Listener] = []
@@ -162,6 +167,7 @@ def _listeners(
         routes: list[RouteSetup] = [
             national_routes(service, decisions, clock, budget),
             cds_routes(service, decisions, clock),
+            alert_page_routes(bus, decisions, clock),
         ]
         out.append(HttpListener(settings.http, routes, settings.grpc.grace_seconds))
     if settings.mllp.address is not None:
