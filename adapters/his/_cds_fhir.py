@@ -6,7 +6,6 @@ with the `fhir.resources.R4B` models. Dates come out in China time, as `agent.in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -15,6 +14,7 @@ from fhir.resources.R4B.fhirtypes import CodeableConceptType, PeriodType, Refere
 from pydantic import BaseModel, ValidationError
 
 from fundguard.agent.engine.errors import InvalidField
+from fundguard.agent.intake.json_doc import json_object
 
 __all__ = [
     "CHINA", "as_object", "as_string", "bundle_entries", "codes_of", "load", "period_days", "ref_id", "to_day",
@@ -28,16 +28,10 @@ M = TypeVar("M", bound=BaseModel)
 def load(raw: bytes | str) -> dict[str, Any]:
     """Request bytes/text (UTF-8, BOM tolerated) to a JSON object, else InvalidField with field ""."""
     try:
-        doc = json.loads(raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw.removeprefix("\ufeff"))
+        source = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError:
         raise InvalidField("not UTF-8 JSON", "") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidField(f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", "") from None
-    except (ValueError, RecursionError) as exc:  # over-long integer literals, absurd nesting
-        raise InvalidField(f"not usable JSON ({type(exc).__name__})", "") from None
-    if not isinstance(doc, dict):
-        raise InvalidField("the request must be a JSON object", "")
-    return doc
+    return json_object(source)
 
 
 def as_object(value: Any, path: str) -> Mapping[str, Any]:

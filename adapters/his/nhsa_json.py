@@ -14,7 +14,6 @@ fundguard's `kp_id`, `workflow_impact`, `kb_revision`, `rule_class`); `encode_er
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from fundguard.agent.engine.errors import FundguardError, InvalidField
 from fundguard.agent.engine.model import Alert
 from fundguard.agent.intake import ParsedRequest, parse_date, parse_request, text
+from fundguard.agent.intake.json_doc import json_object
 
 if TYPE_CHECKING:
     from fundguard.agent.service import CheckOutcome
@@ -48,16 +48,8 @@ def load(raw: bytes | str) -> dict[str, Any]:
         except UnicodeDecodeError:
             source = raw.decode("gb18030", errors="replace")
     else:
-        source = raw.removeprefix("\ufeff")
-    try:
-        doc = json.loads(source)
-    except json.JSONDecodeError as exc:
-        raise InvalidField(f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", "") from None
-    except (ValueError, RecursionError) as exc:  # over-long integer literals, absurd nesting
-        raise InvalidField(f"not usable JSON ({type(exc).__name__})", "") from None
-    if not isinstance(doc, dict):
-        raise InvalidField("the request must be a JSON object", "")
-    return doc
+        source = raw
+    return json_object(source)
 
 
 def transaction(doc: Mapping[str, Any]) -> str:

@@ -61,13 +61,7 @@ class HttpListener:
 
     def start(self) -> None:
         """Bind and serve; raises OSError when the address cannot be bound."""
-        self._thread = LoopThread("fundguard-http")
-        try:
-            self._thread.run(self._start(), timeout=30)
-        except BaseException:
-            self._thread.close()
-            self._thread = None
-            raise
+        self._thread = LoopThread.running("fundguard-http", self._start())
         _log.info("http.started", address=self.address)
 
     def stop(self) -> None:

@@ -31,6 +31,17 @@ class LoopThread:
         finally:
             self.loop.close()
 
+    @classmethod
+    def running(cls, name: str, start: Coroutine[Any, Any, object], timeout: float = 30) -> LoopThread:
+        """A new loop thread that has run `start` (a server's start-up); closed again if `start` fails."""
+        thread = cls(name)
+        try:
+            thread.run(start, timeout)
+        except BaseException:
+            thread.close()
+            raise
+        return thread
+
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run `coro` on the loop and return its result (raises what it raises)."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)

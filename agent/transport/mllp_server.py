@@ -189,13 +189,7 @@ class MllpListener:
 
     def start(self) -> None:
         """Bind and serve; raises OSError when the address cannot be bound."""
-        self._thread = LoopThread("fundguard-mllp")
-        try:
-            self._thread.run(self._start(), timeout=30)
-        except BaseException:
-            self._thread.close()
-            self._thread = None
-            raise
+        self._thread = LoopThread.running("fundguard-mllp", self._start())
         _log.info("mllp.started", address=self.address)
 
     def stop(self) -> None:
