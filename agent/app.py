@@ -140,7 +140,12 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
         raise StartupError(f"cannot open the decision store in {settings.data.dir}: {exc}") from exc
     bus = AlertBus()
     service = CheckService(
-        store, clock=clock, codes=codes, observers=(issued.record, bus.publish), suppress=decided.suppress
+        store,
+        clock=clock,
+        codes=codes,
+        observers=(issued.record, bus.publish),
+        suppress=decided.suppress,
+        on_unavailable=(bus.publish_unavailable,),
     )
     listeners = _listeners(settings, service, decisions, clock, bus)
     health = AgentHealth()

@@ -60,7 +60,8 @@ class CheckService:
     """Runs checks on the store's active KB; clock and id factory are injected (tests pass fixed ones). With a
     code map, order lines that carry only a hospital code are mapped to national codes first. `observers` are told
     every result (the issued-alert register, the alert stream); they must be quick and must not raise. `suppress`
-    may drop alerts before anyone sees them (alert-fatigue control)."""
+    may drop alerts before anyone sees them (alert-fatigue control). `on_unavailable` are told (request, reason, KB
+    revision) when a transport gave up on a check (past its budget or the caller's deadline)."""
 
     def __init__(
         self,
@@ -71,6 +72,7 @@ class CheckService:
         codes: CodeMap | None = None,
         observers: Sequence[Callable[[ParsedRequest, CheckResult], None]] = (),
         suppress: Callable[[ParsedRequest, CheckResult], CheckResult] | None = None,
+        on_unavailable: Sequence[Callable[[ParsedRequest, str, str], None]] = (),
     ) -> None:
         self._store = store
         self._clock = clock
@@ -78,6 +80,7 @@ class CheckService:
         self._codes = codes
         self._observers = tuple(observers)
         self._suppress = suppress
+        self._on_unavailable = tuple(on_unavailable)
 
     @property
     def store(self) -> KbStore:
@@ -99,3 +102,9 @@ class CheckService:
         for observe in self._observers:  # e.g. the register of issued alerts (cheap: it queues)
             observe(parsed, result)
         return CheckOutcome(result, int(micros))
+
+    def unavailable(self, parsed: ParsedRequest, reason: str) -> None:
+        """A transport answered "check unavailable" for `parsed`: tell those who show it (the alert stream)."""
+        revision = self._store.current.revision if self._store.loaded else ""
+        for tell in self._on_unavailable:
+            tell(parsed, reason, revision)

@@ -5,6 +5,9 @@ drop-folder worker); `publish` is cheap: one lock, one append per alert, then a 
 subscriber. Each event gets the next cursor (1, 2, …). A subscriber reads `since(cursor, filter)` and, when nothing
 is new, waits for a wake-up (`watch`). The log keeps the most recent `capacity` events: a subscriber resuming from
 an older cursor gets what is kept, and the first event it gets says `gap_before`.
+
+A check that could not finish in time is an event too (`unavailable` set, no alert): silence must never read as
+"no alerts", so the workstation that asked sees "check unavailable" with the reason.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fundguard.agent.engine.model import Alert, CheckResult
 from fundguard.agent.intake import ParsedRequest
@@ -24,16 +27,19 @@ DEFAULT_CAPACITY = 100_000
 
 @dataclass(frozen=True, slots=True)
 class AlertEvent:
-    """One alert in the stream, with where its check came from."""
+    """One alert in the stream, with where its check came from; or, with `alert` None, a check of encounter
+    `mdtrt_id` that is unavailable (`unavailable` says why)."""
 
     cursor: int
-    alert: Alert
+    alert: Alert | None
     judgement_id: str
     kb_revision: str
     workstation_id: str
     dept_code: str
     practitioner_code: str
     gap_before: bool = False
+    unavailable: str = ""
+    mdtrt_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,19 @@ class AlertBus:
         for wake in watchers:
             wake()
 
+    def publish_unavailable(self, parsed: ParsedRequest, reason: str, kb_revision: str) -> None:
+        """Append a "check unavailable" event for the request's workstation, department and doctor."""
+        encounter = parsed.request.encounter
+        with self._lock:
+            self._last += 1
+            self._events.append(
+                AlertEvent(self._last, None, "", kb_revision, parsed.workstation_id, parsed.dept_code,
+                           encounter.dr_codg, unavailable=reason, mdtrt_id=encounter.mdtrt_id)
+            )  # fmt: skip
+            watchers = list(self._watchers.values())
+        for wake in watchers:
+            wake()
+
     def since(self, cursor: int, wanted: AlertFilter, limit: int = 1000) -> tuple[list[AlertEvent], int]:
         """Events after `cursor` that match (at most `limit`), and the cursor to resume from. The first event is
         marked `gap_before` when events after `cursor` are no longer kept, or when `cursor` is from an earlier run
@@ -108,9 +127,7 @@ class AlertBus:
                     if len(out) >= limit:
                         break
         if gap and out:
-            first = out[0]
-            out[0] = AlertEvent(first.cursor, first.alert, first.judgement_id, first.kb_revision,
-                                first.workstation_id, first.dept_code, first.practitioner_code, True)  # fmt: skip
+            out[0] = replace(out[0], gap_before=True)
         return out, resume
 
     def watch(self, wake: Callable[[], None]) -> Callable[[], None]:

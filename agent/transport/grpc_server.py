@@ -151,10 +151,12 @@ class _Budgeted:
             return await asyncio.wait_for(work, limit)
         except TimeoutError:
             _log.warning("grpc.check_unavailable", limit_ms=round(limit * 1000), reason=why)
+            reason = f"check unavailable: not finished within {why}; the order is not known to comply"
+            self._tell_unavailable(raw, reason)
             store = self._service.store
             return pb.CheckResponse(
                 status=pb.CHECK_UNAVAILABLE,
-                status_reason=f"check unavailable: not finished within {why}; the order is not known to comply",
+                status_reason=reason,
                 kb_revision=store.current.revision if store.loaded else "",
             )
         finally:  # read without entering: on a timeout the worker is still inside `scope`
@@ -163,6 +165,15 @@ class _Budgeted:
                 for var, value in scope.items()
                 if var.name.startswith(STRUCTLOG_KEY_PREFIX) and value is not Ellipsis
             })  # fmt: skip
+
+    def _tell_unavailable(self, raw: bytes, reason: str) -> None:
+        """Show the workstation that asked (the alert stream) that its check is unavailable: the request is parsed
+        again here, on this rare path only; one that does not parse is answered by the worker's error anyway."""
+        try:
+            parsed = request_from_proto(pb.CheckRequest.FromString(raw))
+        except (DecodeError, FundguardError):
+            return
+        self._service.unavailable(parsed, reason)
 
 
 def _check_behavior(service: CheckService, budget_ms: int, pool: ThreadPoolExecutor) -> AioBehavior:

@@ -36,9 +36,7 @@ class AgentHealth:
         if self._shut_down:
             return
         self._serving = kb_loaded
-        status = (
-            health_pb2.HealthCheckResponse.SERVING if kb_loaded else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
+        status = health_pb2.HealthCheckResponse.SERVING if kb_loaded else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in _SERVICES:
             self.servicer.set(name, status)
 

@@ -7,10 +7,11 @@ agent), `GET /alerts/page.js|page.css`, `GET /alerts/texts` (the page's own labe
 
 Events: a `ready` event first (its `id` is the cursor the stream starts after, so a reconnect before any alert
 still resumes there), then one `alert` event per matching alert, `id` = its bus cursor and data = the card as
-JSON (`render_card`), with `decision` when one is already stored. The browser's EventSource sends the last id
-back as `Last-Event-ID` when it reconnects; `?cursor=` does the same for a page reload (the header wins). No
-cursor: from now on. A comment line every `heartbeat` seconds keeps proxies from closing an idle stream; the
-listener's shutdown ends every stream at once.
+JSON (`render_card`), with `decision` when one is already stored; a check from this workstation that did not
+finish in time is an `unavailable` event (encounter and reason): silence never stands for "no alerts". The
+browser's EventSource sends the last id back as `Last-Event-ID` when it reconnects; `?cursor=` does the same for a
+page reload (the header wins). No cursor: from now on. A comment line every `heartbeat` seconds keeps proxies from
+closing an idle stream; the listener's shutdown ends every stream at once.
 
 Feedback `{jr_id, dspo_way, dspo_way_rea, warn_type?}` follows 3103 (`nhsa_feedback.decode_feedback`: continuing,
 dspo_way 1, needs a reason); an unknown jr_id or a bad field is 422 `{code, field, message}`; else 200
@@ -67,8 +68,24 @@ def page_texts() -> dict[str, dict[str, str]]:
     return texts
 
 
+def unavailable_json(event: AlertEvent) -> dict[str, Any]:
+    """What an `unavailable` event carries: the encounter whose check did not finish in time, and why."""
+    return {
+        "cursor": event.cursor,
+        "mdtrt_id": event.mdtrt_id,
+        "reason": event.unavailable,
+        "kb_revision": event.kb_revision,
+        "workstation_id": event.workstation_id,
+        "dept_code": event.dept_code,
+        "practitioner_code": event.practitioner_code,
+        "gap_before": event.gap_before,
+    }
+
+
 def card_json(event: AlertEvent, locale: str, decision: Decision | None) -> dict[str, Any]:
     """What an `alert` event carries: the card of the event's alert, where it came from, and its decision."""
+    if event.alert is None:
+        raise ValueError(f"event {event.cursor} is a 'check unavailable' notice, not an alert")
     card = render_card(event.alert, event.kb_revision, locale)
     return {
         "cursor": event.cursor,
@@ -216,9 +233,14 @@ class _AlertPage:
         return response
 
     async def _frames(self, events: list[AlertEvent], locale: str) -> bytes:
-        decided = await asyncio.to_thread(lambda: [self._decisions.get(e.alert.jr_id) for e in events])
+        decided = await asyncio.to_thread(
+            lambda: [self._decisions.get(e.alert.jr_id) if e.alert is not None else None for e in events]
+        )
         return b"".join(
-            _frame("alert", e.cursor, card_json(e, locale, d)) for e, d in zip(events, decided, strict=True)
+            _frame("alert", e.cursor, card_json(e, locale, d))
+            if e.alert is not None
+            else _frame("unavailable", e.cursor, unavailable_json(e))
+            for e, d in zip(events, decided, strict=True)
         )
 
     async def feedback(self, request: web.Request) -> web.Response:

@@ -83,7 +83,21 @@ class Gateway:
                 f"check unavailable: not finished within the agent's check budget ({self._budget * 1000:.0f} ms); "
                 "the order is not known to comply"
             )
+            self._tell_unavailable(raw, infno, locale, str(unavailable))
             return _json(nhsa_json.encode_error(unavailable, refmsg_time=received, respond_time=self._clock()))
+
+    def _tell_unavailable(self, raw: bytes, infno: str, locale: str, reason: str) -> None:
+        """Show the workstations concerned (the alert stream) that their check is unavailable: the body is parsed
+        again here, on this rare path only (a body that does not parse gets its own error from the worker)."""
+        try:
+            doc = nhsa_json.load(raw)
+            if (infno or text(doc.get("infno")) or "3101") == "3103":
+                return
+            requests = nhsa_json.decode(doc, locale=locale)
+        except FundguardError:
+            return
+        for parsed in requests:
+            self._service.unavailable(parsed, reason)
 
     def respond(self, raw: bytes, path_infno: str = "", locale: str = "zh-CN") -> dict[str, Any]:
         """The national answer to one request body; never raises (errors become infcode -1 naming the field)."""

@@ -277,10 +277,9 @@ def _add_lines(alert: pb.Alert, a: m.Alert) -> None:
 
 
 def event_to_proto(event: AlertEvent) -> pb.AlertEvent:
-    """One alert-stream event (the alert rendered as in a Check response)."""
+    """One alert-stream event: the alert rendered as in a Check response, or a check that is unavailable."""
     out = pb.AlertEvent(
         cursor=event.cursor,
-        alert=pb.Alert(**_alert_fields(event.alert)),
         judgement_id=event.judgement_id,
         kb_revision=event.kb_revision,
         workstation_id=event.workstation_id,
@@ -288,5 +287,10 @@ def event_to_proto(event: AlertEvent) -> pb.AlertEvent:
         practitioner_code=event.practitioner_code,
         gap_before=event.gap_before,
     )
-    _add_lines(out.alert, event.alert)
+    if event.alert is None:
+        out.unavailable.mdtrt_id = event.mdtrt_id
+        out.unavailable.reason = event.unavailable
+    else:
+        out.alert.CopyFrom(pb.Alert(**_alert_fields(event.alert)))
+        _add_lines(out.alert, event.alert)
     return out

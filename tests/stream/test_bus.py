@@ -54,3 +54,17 @@ def test_watchers_are_woken_on_publish_until_unwatched() -> None:
     unwatch()
     publish(bus, "WS", "b")
     assert [1] == calls
+
+
+def test_an_unavailable_check_is_an_event_for_its_workstation() -> None:
+    """`publish_unavailable` adds an event without an alert, with the encounter and the reason, under the same
+    filters as alerts."""
+    bus = AlertBus()
+    request = CheckRequest("1", Patient("P", "1", date(1960, 1, 1)), Encounter("E-9", dr_codg="D7"))
+    bus.publish_unavailable(ParsedRequest(request, None, "WS-3", "K3"), "check unavailable: too slow", "rev-1")
+    publish(bus, "WS-4", "z1")
+    (event,), _ = bus.since(0, AlertFilter(workstation_id="WS-3"))
+    got = (event.cursor, event.alert, event.mdtrt_id, event.unavailable, event.practitioner_code, event.kb_revision)
+    assert (1, None, "E-9", "check unavailable: too slow", "D7", "rev-1") == got
+    assert [None] == [e.alert for e in bus.since(0, AlertFilter(practitioner_code="D7"))[0]]
+    assert ["z1"] == [e.alert.jr_id for e in bus.since(0, AlertFilter(workstation_id="WS-4"))[0]]

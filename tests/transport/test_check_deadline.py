@@ -1,5 +1,6 @@
 """A Check that cannot finish in time answers CHECK_UNAVAILABLE (with the reason) within the budget + 50 ms, never
-an empty success; the caller's own deadline is honoured the same way; a normal check is CHECK_OK."""
+an empty success; the caller's own deadline is honoured the same way; a normal check is CHECK_OK. The workstation's
+alert stream shows the unavailable check too (the pop-up page reads the same stream)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import grpc
 import pytest
 
 from fundguard.agent.config import GrpcSettings
@@ -14,6 +16,7 @@ from fundguard.agent.engine.model import CheckResult
 from fundguard.agent.intake import ParsedRequest
 from fundguard.agent.kb import KbStore
 from fundguard.agent.service import CheckService
+from fundguard.agent.stream import AlertBus
 from fundguard.v1 import compliance_pb2 as pb
 
 from .test_grpc_server import Running, fixed_clock, iud_request
@@ -44,8 +47,9 @@ def agent(slow: SlowDown) -> Iterator[Running]:
     from fundguard.knowledge_base import default_bundle_path
 
     kb_store.load(default_bundle_path())
-    service = CheckService(kb_store, clock=fixed_clock, observers=(slow,))
-    running = Running(service, GrpcSettings(address="127.0.0.1:0", check_budget_ms=BUDGET_MS))
+    bus = AlertBus()
+    service = CheckService(kb_store, clock=fixed_clock, observers=(slow,), on_unavailable=(bus.publish_unavailable,))
+    running = Running(service, GrpcSettings(address="127.0.0.1:0", check_budget_ms=BUDGET_MS), bus=bus)
     yield running
     running.close()
 
@@ -77,6 +81,31 @@ def test_over_budget_is_check_unavailable_within_budget_plus_50_ms(agent: Runnin
     assert expected == actual, f"answered after {elapsed * 1000:.0f} ms"
     time.sleep(SLOW_S)  # let the abandoned check finish
     assert pb.CHECK_OK == timed(agent)[0].status
+
+
+def test_the_workstation_stream_shows_the_unavailable_check(agent: Running, slow: SlowDown) -> None:
+    """Over budget, the subscriber of the request's workstation gets a `CheckUnavailable` event naming the
+    encounter and the reason; another workstation's subscriber gets nothing of it."""
+    assert agent.bus is not None
+    slow.on.clear()
+    agent.stub.Check(iud_request(workstation_id="WS-WARM"), timeout=10)  # alerts: the bus's cursor is past 0
+    since = agent.bus.last_cursor  # subscribing from it: no race with the subscription's start
+    mine = agent.stub.SubscribeAlerts(pb.SubscribeAlertsRequest(workstation_id="WS-SLOW", cursor=since), timeout=5)
+    other = agent.stub.SubscribeAlerts(pb.SubscribeAlertsRequest(workstation_id="WS-ELSE", cursor=since), timeout=1)
+    slow.on.set()
+    try:
+        response = agent.stub.Check(iud_request(workstation_id="WS-SLOW"), timeout=10)
+    finally:
+        slow.on.clear()
+    event = next(mine)
+    mine.cancel()
+    body = (event.WhichOneof("body"), event.unavailable.mdtrt_id, event.unavailable.reason, event.workstation_id)
+    expected = (pb.CHECK_UNAVAILABLE, ("unavailable", "E-0001", response.status_reason, "WS-SLOW"))
+    assert expected == (response.status, body)
+    with pytest.raises(grpc.RpcError) as nothing:
+        next(other)
+    assert grpc.StatusCode.DEADLINE_EXCEEDED == nothing.value.code()
+    time.sleep(SLOW_S)
 
 
 def test_callers_deadline_shorter_than_the_budget_is_honoured(agent: Running, slow: SlowDown) -> None:

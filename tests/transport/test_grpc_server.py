@@ -20,6 +20,7 @@ from fundguard.agent.config import GrpcSettings, LogSettings
 from fundguard.agent.kb import KbStore
 from fundguard.agent.log import configure_logging, reset_logging
 from fundguard.agent.service import CheckService
+from fundguard.agent.stream import AlertBus
 from fundguard.agent.transport.grpc_server import CHECK_METHOD, BindError, create_server
 from fundguard.agent.transport.health import AgentHealth
 from fundguard.knowledge_base import default_bundle_path
@@ -41,9 +42,10 @@ def fixed_clock() -> datetime:
 class Running:
     """A started server and a channel to it."""
 
-    def __init__(self, service: CheckService, settings: GrpcSettings = LOCAL) -> None:
+    def __init__(self, service: CheckService, settings: GrpcSettings = LOCAL, bus: AlertBus | None = None) -> None:
         self.health = AgentHealth()
-        self.server, self.port = create_server(service, settings, self.health)
+        self.bus = bus
+        self.server, self.port = create_server(service, settings, self.health, bus=bus)
         self.server.start()
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
         self.stub = pb_grpc.ComplianceAgentStub(self.channel)

@@ -163,12 +163,15 @@ _GATEWAY = _gateway()
 
 def test_over_budget_is_check_unavailable_not_an_empty_success(decisions: DecisionStore) -> None:
     """A check made slower (test hook: a slow observer) than the 200 ms budget is answered infcode -1 "check
-    unavailable" within the budget + 50 ms, never infcode 0 with no result."""
+    unavailable" within the budget + 50 ms, never infcode 0 with no result; the encounter's unavailable check is
+    told to the alert stream (the pop-up page shows it)."""
     import time
 
     store = KbStore()
     store.load(default_bundle_path())
-    slow = CheckService(store, clock=lambda: NOW, observers=(lambda _p, _r: time.sleep(1.0),))
+    told: list[tuple[str, str]] = []
+    slow = CheckService(store, clock=lambda: NOW, observers=(lambda _p, _r: time.sleep(1.0),),
+                        on_unavailable=(lambda p, reason, _rev: told.append((p.request.encounter.mdtrt_id, reason)),))  # fmt: skip
     listener = HttpListener(HttpSettings("127.0.0.1:0"), [national_routes(slow, decisions, budget_ms=200)], 1.0)
     listener.start()
     try:
@@ -179,3 +182,5 @@ def test_over_budget_is_check_unavailable_not_an_empty_success(decisions: Decisi
         listener.stop()
     assert (-1, True, []) == (doc["infcode"], doc["err_msg"].startswith("check unavailable"), doc["output"] or [])
     assert elapsed < 0.25, f"answered after {elapsed * 1000:.0f} ms"
+    mdtrt_id = male_iud_3101()["input"]["data"]["patient_dtos"][0]["fsi_encounter_dtos"][0]["mdtrt_id"]
+    assert [(mdtrt_id, doc["err_msg"])] == told

@@ -75,7 +75,7 @@
       return !card.decision;
     }).length;
     document.title = (open ? "(" + open + ") " : "") + (texts.title || document.title);
-    document.getElementById("empty").hidden = state.cards.length > 0;
+    document.getElementById("empty").hidden = cardsEl.children.length > 0;
   }
 
   function chrome() {
@@ -171,6 +171,25 @@
     cardsEl.insertBefore(entry.el, cardsEl.firstChild);
     trim();
     refresh();
+  }
+
+  function notice(data) {
+    // a check that did not finish in time: never silence, the clinician is told the order is not known to comply
+    var el = document.getElementById("unavailable-template").content.firstElementChild.cloneNode(true);
+    el.dataset.cursor = String(data.cursor);
+    text(el, ".sev", texts.unavailable_title);
+    text(el, ".rule", data.mdtrt_id);
+    text(el, ".arrived", new Date().toLocaleTimeString());
+    text(el, ".summary", fill(texts.unavailable_body, { mdtrt_id: data.mdtrt_id }));
+    text(el, ".meta", texts.unavailable_reason + ": " + data.reason);
+    var dismiss = el.querySelector(".dismiss");
+    dismiss.textContent = texts.dismiss;
+    dismiss.addEventListener("click", function () {
+      el.remove();
+      refresh();
+    });
+    cardsEl.insertBefore(el, cardsEl.firstChild);
+    document.getElementById("empty").hidden = true;
   }
 
   function trim() {
@@ -274,6 +293,10 @@
         gap.hidden = false;
       }
       add(card, true);
+      advance(event);
+    });
+    source.addEventListener("unavailable", function (event) {
+      notice(JSON.parse(event.data));
       advance(event);
     });
     source.onerror = function () {
