@@ -171,12 +171,12 @@ def _listeners(
         budget = settings.grpc.check_budget_ms  # the agent's check budget, whatever the transport
         routes: list[RouteSetup] = [
             national_routes(service, decisions, clock, budget),
-            cds_routes(service, decisions, clock),
+            cds_routes(service, decisions, clock, budget),
             alert_page_routes(bus, decisions, clock),
         ]
         out.append(HttpListener(settings.http, routes, settings.grpc.grace_seconds))
     if settings.mllp.address is not None:
-        out.append(MllpListener(settings.mllp, service, clock))
+        out.append(MllpListener(settings.mllp, service, clock, settings.grpc.check_budget_ms))
     if settings.drop.dir is not None:
         out.append(DropFolderListener(settings.drop, service, clock))
     return tuple(out)

@@ -67,3 +67,16 @@ def render_card(alert: Alert, request: HookRequest) -> dict[str, Any]:
         card["suggestions"] = suggestions
         card["selectionBehavior"] = "any"
     return card
+
+
+def unavailable_card(reason: str, locale: str, card_id: str) -> dict[str, Any]:
+    """The one card answering a hook whose check did not finish in time: never an empty (compliant-looking) list."""
+    cds = labels(locale)["cds"]
+    return {
+        "uuid": card_id,
+        "summary": cds["unavailable"],
+        "indicator": "warning",
+        "detail": cds["unavailable_detail"].format(reason=reason),
+        "source": {"label": cds["source"]},
+        "extension": {"fundguard": {"status": "CHECK_UNAVAILABLE", "status_reason": reason}},
+    }

@@ -39,7 +39,7 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from fundguard.agent.engine.errors import FundguardError, InvalidField
 from fundguard.agent.intake import ParsedRequest, parse_request
 
-from ._cds_cards import OVERRIDE_SYSTEM, RULE_SYSTEM, render_card
+from ._cds_cards import OVERRIDE_SYSTEM, RULE_SYSTEM, render_card, unavailable_card
 from ._cds_fhir import as_object, as_string, bundle_entries, codes_of, load, period_days, ref_id, to_day, validate
 from .cds_feedback import decode_feedback
 
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ICD10_SYSTEM", "ICD10_SYSTEMS", "MED_TYPE_SYSTEM", "NATIONAL_SYSTEM", "OVERRIDE_SYSTEM", "PSN_NO_SYSTEM",
     "RULE_SYSTEM", "SERVICES", "HookRequest", "MissingPrefetch", "decode", "decode_feedback", "discovery", "encode",
-    "encode_error", "load",
+    "encode_error", "encode_unavailable", "load",
 ]  # fmt: skip
 
 NATIONAL_SYSTEM = "http://nhsa.gov.cn/fhir/hilist"  # 医保目录代码 (hilist_code); our convention, documented
@@ -293,6 +293,11 @@ def decode(doc: Mapping[str, Any] | bytes | str, *, hook: str | None = None, loc
 def encode(outcome: CheckOutcome, request: HookRequest) -> dict[str, Any]:
     """The CDS Service response: one card per alert (none when the orders comply)."""
     return {"cards": [render_card(alert, request) for alert in outcome.result.alerts]}
+
+
+def encode_unavailable(reason: str, locale: str, card_id: str) -> dict[str, Any]:
+    """The CDS Service response when the check did not finish within the agent's budget: one warning card."""
+    return {"cards": [unavailable_card(reason, locale, card_id)]}
 
 
 def encode_error(err: FundguardError) -> dict[str, Any]:

@@ -51,6 +51,7 @@ from watchdog.observers.api import BaseObserver
 from fundguard.adapters.his import nhsa_json
 from fundguard.agent.config import DropSettings
 from fundguard.agent.engine.errors import FundguardError
+from fundguard.agent.log import ensure_logging
 from fundguard.agent.service import CheckService
 
 __all__ = ["DEFAULT_MAX_FILE_BYTES", "DEFAULT_SETTLE_SECONDS", "Answer", "DropFolderListener", "Settling", "answer"]
@@ -177,6 +178,7 @@ class DropFolderListener:
     ) -> None:
         if settings.dir is None:
             raise ValueError("drop.dir is not set")
+        ensure_logging()  # never through structlog's unmasked defaults
         self._root = settings.dir
         self._inbox, self._outbox, self._done, self._rejected, self._work = (settings.dir / f for f in _FOLDERS)
         self._poll = settings.poll_seconds

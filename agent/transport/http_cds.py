@@ -5,7 +5,9 @@ Routes: `GET /cds-services` (discovery), `POST /cds-services/{id}` (a hook call 
 `fundguard.adapters.his.cds_hooks`; this module reads bodies, runs the check service and maps errors in one place
 (`_STATUS`): a body that is not a JSON object → 400, a bad field → 422, required prefetch missing → 412 (CDS Hooks'
 Precondition Failed), unknown service → 404, no knowledge base → 503, anything else → 500 with a log line. Every
-error body is `{"code", "field", "message"}`. `Accept-Language: en…` gives English alert texts.
+error body is `{"code", "field", "message"}`. `Accept-Language: en…` gives English alert texts. With a check
+budget, a hook whose check does not finish in time is answered with one warning card "check unavailable" (never
+an empty list, which would read as "complies") and the workstation's alert stream is told.
 
 Feedback: `overridden` is stored as dspo_way 1 with its reason (an override without one is refused, 422),
 `accepted` as dspo_way 2; a card answered again is acknowledged (200) and its first decision stands.
@@ -13,8 +15,10 @@ Feedback: `overridden` is stored as dspo_way 1 with its reason (an override with
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -28,6 +32,7 @@ from fundguard.agent.engine.errors import FundguardError, InvalidField, KbUnavai
 from fundguard.agent.feedback import DecisionStore, StoreResult
 from fundguard.agent.service import CheckService
 
+from .budget import OVER_BUDGET, CheckBudget
 from .http_server import RouteSetup
 
 __all__ = ["DISCOVERY_PATH", "cds_routes"]
@@ -69,10 +74,13 @@ def _locale(request: web.Request) -> str:
 
 
 class _CdsService:
-    def __init__(self, service: CheckService, decisions: DecisionStore, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, service: CheckService, decisions: DecisionStore, clock: Callable[[], datetime], budget_ms: int
+    ) -> None:
         self._service = service
         self._decisions = decisions
         self._clock = clock
+        self._budget = CheckBudget(budget_ms, "cds")
 
     async def discovery(self, _request: web.Request) -> web.Response:
         return _json(cds_hooks.discovery())
@@ -95,7 +103,13 @@ class _CdsService:
                 raw = await request.read()
             except web.HTTPRequestEntityTooLarge as exc:
                 raise _TooLarge(f"request body too large ({exc.text})") from None
-            return _json(handler(hook, raw, _locale(request)))
+            locale = _locale(request)
+            answer = await self._budget.run(handler, hook, raw, locale)
+            if answer is not OVER_BUDGET:
+                return _json(answer)
+            if handler == self._feedback:  # still being stored: an error the EHR retries (feedback is idempotent)
+                raise FundguardError("feedback not stored within the agent's check budget: send it again")
+            return _json(self._unavailable(hook, raw, locale))
         except FundguardError as exc:
             status = _status(exc)
             if status >= 500:
@@ -117,6 +131,16 @@ class _CdsService:
                   engine_micros=outcome.engine_micros)  # fmt: skip
         return cds_hooks.encode(outcome, decoded)
 
+    def _unavailable(self, hook: str, raw: bytes, locale: str) -> dict[str, Any]:
+        """Past the budget: one "check unavailable" warning card (never an empty, compliant-looking answer); the
+        workstation's alert stream is told."""
+        reason = self._budget.reason
+        _log.warning("cds.check_unavailable", hook=hook, budget_ms=self._budget.budget_ms)
+        card_id = f"unavailable-{uuid.uuid4()}"
+        with contextlib.suppress(FundguardError):  # a request that does not decode: its error comes from the worker
+            self._service.unavailable(cds_hooks.decode(raw, hook=hook, locale=locale).parsed, reason)
+        return cds_hooks.encode_unavailable(reason, locale, card_id)
+
     def _feedback(self, hook: str, raw: bytes, _locale: str) -> dict[str, Any]:
         decisions = cds_hooks.decode_feedback(raw, received=self._clock())
         for n in self._decisions.unknown(decisions)[:1]:
@@ -130,10 +154,14 @@ class _CdsService:
 
 
 def cds_routes(
-    service: CheckService, decisions: DecisionStore, clock: Callable[[], datetime] = datetime.now
+    service: CheckService,
+    decisions: DecisionStore,
+    clock: Callable[[], datetime] = datetime.now,
+    budget_ms: int = 0,
 ) -> RouteSetup:
-    """A route setup for the HTTP listener: the CDS Hooks discovery, service and feedback endpoints."""
-    cds = _CdsService(service, decisions, clock)
+    """A route setup for the HTTP listener: the CDS Hooks discovery, service and feedback endpoints; past
+    `budget_ms` (0: no budget) a hook is answered with one "check unavailable" card."""
+    cds = _CdsService(service, decisions, clock, budget_ms)
 
     def setup(app: web.Application) -> None:
         app.router.add_get(DISCOVERY_PATH, cds.discovery)

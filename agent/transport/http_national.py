@@ -12,11 +12,9 @@ input (so a HIS that only reads `infcode` sees the failure). `Accept-Language: e
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +27,7 @@ from fundguard.agent.feedback import DecisionStore, StoreResult
 from fundguard.agent.intake import text
 from fundguard.agent.service import CheckService
 
+from .budget import OVER_BUDGET, CheckBudget
 from .http_server import RouteSetup
 
 __all__ = ["CALL_SERVICE_PATH", "Gateway", "national_routes"]
@@ -60,8 +59,7 @@ class Gateway:
         self._service = service
         self._decisions = decisions
         self._clock = clock
-        self._budget = budget_ms / 1000
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fundguard-nhsa") if budget_ms else None
+        self._budget = CheckBudget(budget_ms, "nhsa")
 
     async def handle(self, request: web.Request) -> web.Response:
         """The aiohttp handler: read the body (size-limited by the listener) and answer the envelope."""
@@ -71,20 +69,15 @@ class Gateway:
             err = InvalidField(f"request body too large ({exc.text})", "")
             return _json(nhsa_json.encode_error(err, refmsg_time=self._clock()))
         infno, locale = request.match_info.get("infno", ""), _locale(request)
-        if self._pool is None:
-            return _json(self.respond(raw, infno, locale))
         received = self._clock()
-        work = asyncio.get_running_loop().run_in_executor(self._pool, self.respond, raw, infno, locale)
-        try:
-            return _json(await asyncio.wait_for(work, self._budget))
-        except TimeoutError:  # never an empty success: the HIS sees infcode -1 and "check unavailable"
-            _log.warning("nhsa.check_unavailable", budget_ms=round(self._budget * 1000), infno=infno)
-            unavailable = FundguardError(
-                f"check unavailable: not finished within the agent's check budget ({self._budget * 1000:.0f} ms); "
-                "the order is not known to comply"
-            )
-            self._tell_unavailable(raw, infno, locale, str(unavailable))
-            return _json(nhsa_json.encode_error(unavailable, refmsg_time=received, respond_time=self._clock()))
+        answer = await self._budget.run(self.respond, raw, infno, locale)
+        if answer is not OVER_BUDGET:
+            return _json(answer)
+        # never an empty success: the HIS sees infcode -1 and "check unavailable"
+        _log.warning("nhsa.check_unavailable", budget_ms=self._budget.budget_ms, infno=infno)
+        unavailable = FundguardError(self._budget.reason)
+        self._tell_unavailable(raw, infno, locale, str(unavailable))
+        return _json(nhsa_json.encode_error(unavailable, refmsg_time=received, respond_time=self._clock()))
 
     def _tell_unavailable(self, raw: bytes, infno: str, locale: str, reason: str) -> None:
         """Show the workstations concerned (the alert stream) that their check is unavailable: the body is parsed

@@ -13,6 +13,7 @@ import structlog
 from aiohttp import web
 
 from fundguard.agent.config import HttpSettings
+from fundguard.agent.log import ensure_logging
 
 from .loop_thread import LoopThread
 
@@ -31,6 +32,7 @@ class HttpListener:
     def __init__(self, settings: HttpSettings, setups: Sequence[RouteSetup], grace_seconds: float = 5.0) -> None:
         if settings.address is None:
             raise ValueError("http.address is not set")
+        ensure_logging()  # its routes log encounters: never through structlog's unmasked defaults
         self._settings = settings
         self._setups = tuple(setups)
         self._grace = grace_seconds

@@ -10,7 +10,9 @@ Every complete frame is answered (`MllpResponder.respond`, transport-free): AA w
 AR for what cannot be processed — a frame over `settings.max_message_bytes` (its tail is read and dropped, then
 answered once), bytes without a start block (VT), an unparseable or unsupported message. A half frame at end of
 stream is dropped with the connection. An unexpected exception is answered AE "internal error" and logged; the
-connection and the listener keep serving. The check is synchronous CPU work and runs on the loop thread.
+connection and the listener keep serving. The answer is synchronous CPU work; with a check budget it runs on a
+small pool and past the budget the frame is answered AE "check unavailable" (never silence, never an AA without
+the check), the workstation's alert stream is told, and the abandoned answer is dropped. Budget 0: on the loop.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from hl7.mllp import start_hl7_server
 from fundguard.adapters.his import hl7v2
 from fundguard.agent.config import MllpSettings
 from fundguard.agent.engine.errors import FundguardError, InvalidField
+from fundguard.agent.log import ensure_logging
 from fundguard.agent.service import CheckService
 
+from .budget import OVER_BUDGET, CheckBudget
 from .loop_thread import LoopThread
 
 __all__ = ["MllpListener", "MllpResponder", "new_control_id"]
@@ -76,6 +80,17 @@ class MllpResponder:
             answer = self._error(FundguardError("internal error (see the agent log)"), text)
         return answer.encode(hl7v2.charset(frame), errors="replace")
 
+    def unavailable(self, frame: bytes, reason: str) -> bytes:
+        """The AE answering a frame whose check did not finish within the budget; the check service is told."""
+        _log.warning("mllp.check_unavailable", reason=reason)
+        text: str | None = None
+        try:
+            text = hl7v2.load(frame)
+            self._service.unavailable(hl7v2.decode(text), reason)
+        except FundguardError:
+            pass  # a message that does not decode got (or gets) its own AE from the worker
+        return self._error(FundguardError(reason), text).encode(hl7v2.charset(frame), errors="replace")
+
     def refuse(self, reason: str, head: bytes = b"", hl7_code: str = "100") -> bytes:
         """The AR answering a frame that was not processed (`head`: its first bytes, for the request's MSH)."""
         codec = hl7v2.charset(head)
@@ -117,14 +132,18 @@ class MllpListener:
 
     name = "mllp"
 
-    def __init__(self, settings: MllpSettings, service: CheckService, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, settings: MllpSettings, service: CheckService, clock: Callable[[], datetime], budget_ms: int = 0
+    ) -> None:
         if settings.address is None:
             raise ValueError("mllp.address is not set")
+        ensure_logging()  # never through structlog's unmasked defaults
         host, _, port = settings.address.rpartition(":")
         self._host = host.strip("[]")
         self._port = int(port)
         self._limit = settings.max_message_bytes
         self._responder = MllpResponder(service, clock)
+        self._budget = CheckBudget(budget_ms, "mllp")
         self._thread: LoopThread | None = None
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[Any]] = set()
@@ -167,7 +186,9 @@ class MllpListener:
         start = block.find(START_BLOCK)
         if start < 0:
             return self._responder.refuse("not an MLLP frame: no start block (VT) before the end block (FS CR)")
-        return self._responder.respond(block[start + 1 : -len(END_BLOCK)])
+        frame = block[start + 1 : -len(END_BLOCK)]
+        answer = await self._budget.run(self._responder.respond, frame)
+        return self._responder.unavailable(frame, self._budget.reason) if answer is OVER_BUDGET else answer
 
     async def _start(self) -> None:
         # a frame is VT + message + FS CR, the reader's limit applies to what comes before the separator
@@ -200,4 +221,5 @@ class MllpListener:
             return
         thread.run(self._stop(), timeout=30)
         thread.close()
+        self._budget.close()
         self._thread = self._server = None

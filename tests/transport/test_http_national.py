@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 
 from fundguard.agent.config import HttpSettings
 from fundguard.agent.feedback import DecisionStore
+from fundguard.agent.intake import ParsedRequest
 from fundguard.agent.kb import KbStore
 from fundguard.agent.service import CheckService
 from fundguard.agent.transport.http_national import CALL_SERVICE_PATH, Gateway, national_routes
@@ -170,8 +171,10 @@ def test_over_budget_is_check_unavailable_not_an_empty_success(decisions: Decisi
     store = KbStore()
     store.load(default_bundle_path())
     told: list[tuple[str, str]] = []
-    slow = CheckService(store, clock=lambda: NOW, observers=(lambda _p, _r: time.sleep(1.0),),
-                        on_unavailable=(lambda p, reason, _rev: told.append((p.request.encounter.mdtrt_id, reason)),))  # fmt: skip
+    def tell(parsed: ParsedRequest, reason: str, _revision: str) -> None:
+        told.append((parsed.request.encounter.mdtrt_id, reason))
+
+    slow = CheckService(store, clock=lambda: NOW, observers=(lambda _p, _r: time.sleep(1.0),), on_unavailable=(tell,))
     listener = HttpListener(HttpSettings("127.0.0.1:0"), [national_routes(slow, decisions, budget_ms=200)], 1.0)
     listener.start()
     try:
