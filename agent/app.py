@@ -29,8 +29,10 @@ from fundguard.agent.kb import KbStore
 from fundguard.agent.log import configure_logging
 from fundguard.agent.service import CheckService
 from fundguard.agent.stream import AlertBus
+from fundguard.agent.trace.ledger import LEDGER_FILE, TraceLedger
 from fundguard.agent.transport.drop_folder import DropFolderListener
 from fundguard.agent.transport.grpc_server import AgentServer, BindError, create_server
+from fundguard.agent.transport.grpc_trace import TraceRpcs
 from fundguard.agent.transport.health import AgentHealth
 from fundguard.agent.transport.http_alerts import alert_page_routes
 from fundguard.agent.transport.http_cds import cds_routes
@@ -69,6 +71,7 @@ class Agent:
     decisions: DecisionStore
     issued: IssuedAlerts
     listeners: tuple[Listener, ...] = ()
+    trace: TraceLedger | None = None
 
     @property
     def address(self) -> str:
@@ -104,6 +107,8 @@ class Agent:
         self.server.stop(self.settings.grpc.grace_seconds if grace is None else grace).wait()
         self.decisions.close()
         self.issued.close()
+        if self.trace is not None:
+            self.trace.close()
 
 
 # A check allocates a few thousand short-lived, acyclic objects; with CPython's default gen-0 threshold (700) that
@@ -138,6 +143,7 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
         decisions = DecisionStore(settings.data.dir / DECISIONS_FILE, issued, decided)
     except (OSError, sqlite3.Error) as exc:
         raise StartupError(f"cannot open the decision store in {settings.data.dir}: {exc}") from exc
+    ledger = _trace_ledger(settings)
     bus = AlertBus()
     service = CheckService(
         store,
@@ -146,16 +152,41 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
         observers=(issued.record, bus.publish),
         suppress=decided.suppress,
         on_unavailable=(bus.publish_unavailable,),
+        trace=ledger,
+        trace_policy=settings.trace.policy,
     )
     listeners = _listeners(settings, service, decisions, clock, bus)
     health = AgentHealth()
+    rpcs = None
+    if ledger is not None:
+        rpcs = TraceRpcs(ledger, settings.trace.policy, clock, inpatient=lambda med_type: _inpatient(store, med_type))
     try:
-        server, port = create_server(service, settings.grpc, health, decisions=decisions, clock=clock, bus=bus)
+        server, port = create_server(
+            service, settings.grpc, health, decisions=decisions, clock=clock, bus=bus, trace=rpcs
+        )
     except BindError as exc:
         decisions.close()
         issued.close()
+        if ledger is not None:
+            ledger.close()
         raise StartupError(str(exc)) from exc
-    return Agent(settings, store, service, server, port, health, decisions, issued, listeners)
+    return Agent(settings, store, service, server, port, health, decisions, issued, listeners, ledger)
+
+
+def _trace_ledger(settings: Settings) -> TraceLedger | None:
+    """The trace ledger ([trace]; on by default, in the data dir), or None when the trace checks are off."""
+    if not settings.trace.enabled:
+        return None
+    path = settings.trace.ledger if settings.trace.ledger is not None else settings.data.dir / LEDGER_FILE
+    try:
+        return TraceLedger(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise StartupError(f"cannot open the trace ledger {path}: {exc}") from exc
+
+
+def _inpatient(store: KbStore, med_type: str) -> bool:
+    """Whether a 医疗类别 is an inpatient one, by the active KB's parameters."""
+    return store.loaded and store.current.params.visit_class_by_med_type.get(med_type) == "inpatient"
 
 
 def _listeners(

@@ -4,6 +4,7 @@
 fundguard check FILE|- [--kb PATH] [--lang zh-CN|en]     national-style JSON answer on stdout
 fundguard kb import SRC [--out DIR] [--revision N]        bundle.json + review_report.md
 fundguard feedback stats [--data-dir DIR]                 override rates per rule / practitioner (JSON)
+fundguard trace import|lookup|generate|status …           the traceability-code ledger (agent.trace.commands)
 fundguard serve [--grpc HOST:PORT] [--http HOST:PORT] [--mllp HOST:PORT] [--drop-dir DIR] [--code-map CSV]
                 [--data-dir DIR] [--kb PATH] [--config FILE]
 fundguard --version
@@ -29,6 +30,7 @@ from fundguard.adapters.his import nhsa_json
 from fundguard.agent.engine.errors import FundguardError, InvalidField, KbInvalid, KbUnavailable
 from fundguard.agent.kb import KbStore
 from fundguard.agent.service import CheckService
+from fundguard.agent.trace.commands import add_trace_commands
 from fundguard.knowledge_base import default_bundle_path
 
 __all__ = ["main"]
@@ -225,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--kb", type=Path, default=None, help="KB bundle (default: the embedded one)")
     serve.add_argument("--config", type=Path, default=None, help="TOML configuration file")
     serve.set_defaults(func=_cmd_serve)
+    add_trace_commands(commands)
     return parser
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
@@ -22,6 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from fundguard.agent.engine.trace_model import TracePolicy
 from fundguard.knowledge_base import default_bundle_path
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "LogSettings",
     "MllpSettings",
     "Settings",
+    "TraceSettings",
     "load_settings",
 ]
 
@@ -50,6 +53,7 @@ _MAX_GRPC_BYTES = 2**31 - 1  # gRPC channel arguments are C ints
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024  # a 3101 with long history is a few MB
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # one HL7 v2 message
 DEFAULT_DATA_DIR = Path("fundguard-data")
+DEFAULT_TRACE_POLICY = TracePolicy()
 
 
 class ConfigError(Exception):
@@ -131,6 +135,16 @@ class DataSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TraceSettings:
+    """[trace]: the drug traceability-code ledger and the 无码不付 policy. On by default: the ledger is
+    `<data.dir>/trace.sqlite3` unless `ledger` says otherwise; `enabled = false` turns the trace checks off."""
+
+    enabled: bool = True
+    ledger: Path | None = None
+    policy: TracePolicy = DEFAULT_TRACE_POLICY
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All validated settings."""
 
@@ -142,6 +156,7 @@ class Settings:
     drop: DropSettings = DropSettings()
     codes: CodesSettings = CodesSettings()
     data: DataSettings = DataSettings()
+    trace: TraceSettings = TraceSettings()
 
 
 # ---- the one pydantic-settings model ---------------------------------------------------------------------------
@@ -207,6 +222,25 @@ class _Data(_Section):
     dir: Path = DEFAULT_DATA_DIR
 
 
+class _Trace(_Section):
+    enabled: bool = True
+    ledger: Path | None = None
+    required_prefixes: list[str] = Field(default_factory=lambda: list(DEFAULT_TRACE_POLICY.required_prefixes))
+    required_from: date = DEFAULT_TRACE_POLICY.required_from
+    exempt_codes: list[str] = Field(default_factory=list)
+    exempt_prefixes: list[str] = Field(default_factory=list)
+    exempt_inpatient_split: bool = DEFAULT_TRACE_POLICY.exempt_inpatient_split
+
+    def policy(self) -> TracePolicy:
+        return TracePolicy(
+            required_prefixes=tuple(p.strip() for p in self.required_prefixes if p.strip()),
+            required_from=self.required_from,
+            exempt_codes=frozenset(c.strip() for c in self.exempt_codes if c.strip()),
+            exempt_prefixes=tuple(p.strip() for p in self.exempt_prefixes if p.strip()),
+            exempt_inpatient_split=self.exempt_inpatient_split,
+        )
+
+
 Rank = Annotated[int, Field(ge=0, le=3)]
 
 
@@ -254,6 +288,7 @@ class _Model(BaseSettings):
     drop: _Drop = _Drop()
     codes: _Codes = _Codes()
     data: _Data = _Data()
+    trace: _Trace = _Trace()
 
     @classmethod
     def settings_customise_sources(
@@ -329,6 +364,7 @@ def _freeze(model: _Model) -> Settings:
         drop=DropSettings(model.drop.dir, model.drop.poll_seconds),
         codes=CodesSettings(model.codes.map_file),
         data=DataSettings(model.data.dir),
+        trace=TraceSettings(model.trace.enabled, model.trace.ledger, model.trace.policy()),
     )
 
 

@@ -2,7 +2,8 @@
 
 It fixes what the pure engine must be given — the date of service (asked for, else the latest order date of the
 current lines, else today from the injected clock) and a unique judgement id — runs the engine on the active KB and
-measures engine time. It never logs patient identity.
+measures engine time. With a trace ledger, it first takes the ledger's snapshot of the codes the lines carry (one
+indexed lookup per code) and hands it to the engine's `trace` rules. It never logs patient identity.
 """
 
 from __future__ import annotations
@@ -13,14 +14,24 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Protocol
 
 from fundguard.agent.codes import CodeMap
 from fundguard.agent.engine import CheckResult, check
 from fundguard.agent.engine.model import CheckRequest
+from fundguard.agent.engine.trace_model import TraceFacts, TracePolicy
 from fundguard.agent.intake import ParsedRequest
 from fundguard.agent.kb import KbStore
 
-__all__ = ["CheckOutcome", "CheckService", "default_service_date"]
+__all__ = ["CheckOutcome", "CheckService", "TraceSource", "default_service_date"]
+
+
+class TraceSource(Protocol):
+    """Where the check gets its traceability-code snapshot (the trace ledger)."""
+
+    def facts_for(self, request: CheckRequest, policy: TracePolicy) -> TraceFacts:
+        """The ledger's facts about the codes `request`'s current lines carry."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +72,8 @@ class CheckService:
     code map, order lines that carry only a hospital code are mapped to national codes first. `observers` are told
     every result (the issued-alert register, the alert stream); they must be quick and must not raise. `suppress`
     may drop alerts before anyone sees them (alert-fatigue control). `on_unavailable` are told (request, reason, KB
-    revision) when a transport gave up on a check (past its budget or the caller's deadline)."""
+    revision) when a transport gave up on a check (past its budget or the caller's deadline). With `trace` (the
+    trace ledger) the drug traceability codes are judged too, under `trace_policy`."""
 
     def __init__(
         self,
@@ -73,6 +85,8 @@ class CheckService:
         observers: Sequence[Callable[[ParsedRequest, CheckResult], None]] = (),
         suppress: Callable[[ParsedRequest, CheckResult], CheckResult] | None = None,
         on_unavailable: Sequence[Callable[[ParsedRequest, str, str], None]] = (),
+        trace: TraceSource | None = None,
+        trace_policy: TracePolicy | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -81,6 +95,8 @@ class CheckService:
         self._observers = tuple(observers)
         self._suppress = suppress
         self._on_unavailable = tuple(on_unavailable)
+        self._trace = trace
+        self._trace_policy = trace_policy if trace_policy is not None else TracePolicy()
 
     @property
     def store(self) -> KbStore:
@@ -94,8 +110,9 @@ class CheckService:
         if self._codes is not None:
             request = self._codes.resolve(request)  # hospital codes → national codes (unmapped ones stay "")
         service_date = parsed.service_date or default_service_date(request, self._clock().date())
+        facts = self._trace.facts_for(request, self._trace_policy) if self._trace is not None else None
         started = time.perf_counter_ns()
-        result = check(request, kb, service_date, self._new_id())
+        result = check(request, kb, service_date, self._new_id(), trace=facts)
         micros = (time.perf_counter_ns() - started) // 1000
         if self._suppress is not None:  # alert fatigue: drop what a clinician already decided, lines unchanged
             result = self._suppress(parsed, result)

@@ -1,8 +1,9 @@
-"""The only entry point of the pure check engine: `check(request, kb, service_date, judgement_id)`.
+"""The only entry point of the pure check engine: `check(request, kb, service_date, judgement_id, trace=...)`.
 
 For each current order line it looks the national code up in the compiled KB, keeps the points in force on the
-line's date, hands them to their rule family and turns the families' findings into alerts. No I/O, no clock:
-the date of service and the judgement id come in as arguments.
+line's date, hands them to their rule family and turns the families' findings into alerts. With a traceability
+snapshot (`trace`, taken from the ledger by the edge) the `trace` rules judge the lines' drug codes too. No I/O, no
+clock: the date of service, the judgement id and the ledger's facts come in as arguments.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from . import trace_rules
 from . import unmapped as unmapped_rule
 from .index import CompiledKB, CompiledPoint
 from .model import Alert, AlertLine, CheckRequest, CheckResult, OrderLine
 from .rules import FAMILIES, Context, Finding
+from .trace_model import TraceFacts
 
 __all__ = ["check"]
 
@@ -21,8 +24,11 @@ CENT = Decimal("0.01")
 ZERO_CENTS = Decimal("0.00")
 
 
-def check(request: CheckRequest, kb: CompiledKB, service_date: date, judgement_id: str) -> CheckResult:
-    """Judge `request` against `kb` as of `service_date`; alerts are ordered deterministically."""
+def check(
+    request: CheckRequest, kb: CompiledKB, service_date: date, judgement_id: str, *, trace: TraceFacts | None = None
+) -> CheckResult:
+    """Judge `request` against `kb` as of `service_date`; alerts are ordered deterministically. With `trace`, the
+    lines' traceability codes are judged against that ledger snapshot as well (None: no code checks at all)."""
     ctx = Context(request, kb, service_date)
     by_family: dict[str, list[tuple[OrderLine, CompiledPoint]]] = {}
     by_code = kb.by_code
@@ -46,12 +52,12 @@ def check(request: CheckRequest, kb: CompiledKB, service_date: date, judgement_i
     findings: list[Finding] = unmapped_rule.findings(ctx, unmapped) if unmapped else []
     for family_name, hits in by_family.items():
         findings.extend(FAMILIES[family_name].check(ctx, hits))
+    if trace is not None:
+        findings.extend(trace_rules.findings(ctx, trace))
     findings.sort(key=_order_key)
     mdtrt_id = request.encounter.mdtrt_id
     alerts = tuple([_to_alert(f, f"{judgement_id}-{n:03d}", mdtrt_id) for n, f in enumerate(findings, 1)])
-    return CheckResult(
-        judgement_id=judgement_id, kb_revision=kb.revision, service_date=service_date, alerts=alerts
-    )
+    return CheckResult(judgement_id=judgement_id, kb_revision=kb.revision, service_date=service_date, alerts=alerts)
 
 
 def _order_key(f: Finding) -> tuple[str, str, list[str]]:

@@ -84,6 +84,8 @@ class OrderLine:
     current: bool = True
     long_drord: bool = False  # 长期医嘱: without a stop date it runs to discharge, else to the date of service
     hosplist_code: str = ""  # 医院目录代码; hilist_code "" means it maps to no national code (an alert of its own)
+    drug_trac_codg: tuple[str, ...] = ()  # 药品追溯码 scanned for this line (box codes; 拆零: the opened box's code)
+    trdn_flag: bool = False  # 拆零: cnt counts the smallest units taken from opened boxes, not whole boxes
 
 
 @dataclass(slots=True)

@@ -12,13 +12,22 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from fundguard.agent.engine import model as m
 from fundguard.agent.engine.errors import InvalidField
 
-from .scalars import GENDERS, TRIG_SCENS, parse_date, parse_decimal, parse_flag, text
+from .scalars import GENDERS, TRIG_SCENS, parse_date, parse_decimal, parse_flag, parse_trace_codes, text
 
 __all__ = ["ParsedRequest", "parse_request"]
 
@@ -51,6 +60,7 @@ ReqStr = Annotated[str, BeforeValidator(_required_text)]
 Day = Annotated[date | None, BeforeValidator(_date)]
 Dec = Annotated[Decimal | None, BeforeValidator(_decimal)]
 Flag = Annotated[bool, BeforeValidator(parse_flag)]
+TraceCodes = Annotated[tuple[str, ...], BeforeValidator(parse_trace_codes)]
 
 
 class _In(BaseModel):
@@ -103,6 +113,9 @@ class OrderIn(_In):
     curr_drord_flag: Str = "1"
     long_drord_flag: Flag = False
     hosplist_code: Str = ""
+    # 药品追溯码: `drug_trac_codg` (list or comma-separated) or the 3505 shape `drugtracinfo: [{drug_trac_codg}]`
+    drug_trac_codg: TraceCodes = Field(default=(), validation_alias=AliasChoices("drug_trac_codg", "drugtracinfo"))
+    trdn_flag: Flag = False
 
     @model_validator(mode="after")
     def _some_code(self) -> OrderIn:
@@ -198,6 +211,8 @@ def _order(o: OrderIn) -> m.OrderLine:
         drord_dr_codg=o.drord_dr_codg,
         current=o.curr_drord_flag != "0",
         long_drord=o.long_drord_flag,
+        drug_trac_codg=o.drug_trac_codg,
+        trdn_flag=o.trdn_flag,
         hosplist_code=o.hosplist_code,
     )
 

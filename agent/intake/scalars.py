@@ -80,3 +80,28 @@ def parse_decimal(value: object, field: str, required: bool = False) -> Decimal 
 def parse_flag(value: object) -> bool:
     """National 0/1 flag (string, number or bool) → bool; anything but "1" is False."""
     return text(value) == "1"
+
+
+def parse_trace_codes(value: object) -> tuple[str, ...]:
+    """药品追溯码 of a line, in the shapes HIS systems send: a list of codes, the 3505 `drugtracinfo` list of
+    `{"drug_trac_codg": …}`, or one string of codes separated by commas, semicolons or spaces (a scanner's
+    buffer). Empty items are dropped; order is kept. ValueError for anything else."""
+    if value is None or value == "":
+        return ()
+    items: list[object]
+    if isinstance(value, str):
+        items = list(value.replace(";", ",").replace(" ", ",").split(","))
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise ValueError("must be a list of trace codes (or a comma-separated string)")
+    out: list[str] = []
+    for n, item in enumerate(items):
+        code = item.get("drug_trac_codg") if isinstance(item, dict) else item
+        if isinstance(code, int) and not isinstance(code, bool):
+            code = str(code)
+        if not isinstance(code, str):
+            raise ValueError(f'item {n} must be a trace code string (or {{"drug_trac_codg": …}})')
+        if code.strip():
+            out.append(code.strip())
+    return tuple(out)

@@ -44,6 +44,7 @@ from fundguard.agent.service import CheckService
 from fundguard.agent.stream import AlertBus, AlertFilter
 from fundguard.v1 import compliance_pb2 as pb
 
+from .grpc_trace import TraceRpcs
 from .health import HEALTH_SERVICE_NAME, AgentHealth
 from .proto_codec import SERVICE_NAME, event_to_proto, request_from_proto, response_to_proto
 
@@ -122,6 +123,16 @@ def _inline(behavior: Callable[[bytes, Any], Message]) -> AioBehavior:
 
     async def run(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Message:
         return behavior(raw, context)
+
+    return run
+
+
+def _on_pool(behavior: Callable[[bytes, Any], Message], pool: ThreadPoolExecutor) -> AioBehavior:
+    """A behaviour that may block (a ledger write waits for a concurrent one) run on the pool, not the loop."""
+
+    async def run(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Message:
+        scope = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(pool, scope.run, behavior, raw, context)
 
     return run
 
@@ -341,6 +352,7 @@ async def _build(
     health: AgentHealth,
     feedback: _FeedbackHandler | None,
     stream: _AlertStream | None,
+    trace: TraceRpcs | None = None,
     check_pool: ThreadPoolExecutor,
 ) -> tuple[grpc.aio.Server, int]:
     server = grpc.aio.server(
@@ -365,6 +377,17 @@ async def _build(
         handlers["SubscribeAlerts"] = grpc.unary_stream_rpc_method_handler(
             stream.subscribe, response_serializer=pb.AlertEvent.SerializeToString
         )
+    if trace is not None:  # without a trace ledger the trace methods are UNIMPLEMENTED
+        methods: dict[str, tuple[Callable[[bytes, Any], Message], type[Message]]] = {
+            "RecordDispense": (trace.dispense, pb.DispenseResponse),
+            "RecordReturn": (trace.return_line, pb.ReturnResponse),
+            "ImportInbound": (trace.import_inbound, pb.ImportInboundResponse),
+        }
+        for name, (behavior, reply) in methods.items():
+            handlers[name] = grpc.unary_unary_rpc_method_handler(
+                _guarded(f"/{SERVICE_NAME}/{name}", _on_pool(behavior, check_pool)),
+                response_serializer=reply.SerializeToString,
+            )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     # grpcio's registered-method fast path (as generated code does): no per-call walk of the generic handlers
     server.add_registered_method_handlers(SERVICE_NAME, handlers)  # type: ignore[attr-defined]  # not in grpc-stubs
@@ -388,6 +411,7 @@ def create_server(
     decisions: DecisionStore | None = None,
     clock: Callable[[], datetime] = datetime.now,
     bus: AlertBus | None = None,
+    trace: TraceRpcs | None = None,
 ) -> tuple[AgentServer, int]:
     """A bound, not yet started server with Check, health and reflection; returns it and the bound port.
 
@@ -407,6 +431,7 @@ def create_server(
                 health=health if health is not None else AgentHealth(),
                 feedback=_FeedbackHandler(decisions, clock) if decisions is not None else None,
                 stream=_AlertStream(bus) if bus is not None else None,
+                trace=trace,
                 check_pool=check_pool,
             ),
             loop,

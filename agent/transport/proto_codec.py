@@ -176,6 +176,8 @@ def _order_line(o: pb.Order) -> m.OrderLine:
         o.curr_drord_flag.strip() != "0",
         o.long_drord_flag.strip() == "1",
         hosplist_code,
+        tuple([c.strip() for c in o.drug_trac_codg if c.strip()]) if o.drug_trac_codg else (),
+        o.trdn_flag.strip() == "1",
     )
 
 

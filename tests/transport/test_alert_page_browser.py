@@ -114,6 +114,7 @@ def test_card_arrives_and_continue_needs_a_reason(agent: Agent, browser: WebDriv
     card = _wait(browser, 1.0, "the card appearing",
                  lambda d: d.find_element(By.CSS_SELECTOR, f'article[data-jr-id="{alert.jr_id}"]'))  # fmt: skip
     arrived_ms = (time.monotonic() - sent) * 1000
+    print(f"card on screen {arrived_ms:.0f} ms after the Check was sent")
     summary = card.find_element(By.CSS_SELECTOR, ".summary").text
     assert (_expected_summary(agent, request), alert.rule_name) == (
         summary,

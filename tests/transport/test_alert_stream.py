@@ -56,7 +56,8 @@ class Subscriber:
 
 def check(stub: pb_grpc.ComplianceAgentStub, workstation: str, dept: str = "K-ORTHO") -> str:
     """A male patient ordered the IUD from `workstation`: one sex alert; its jr_id."""
-    response = stub.Check(iud_request(workstation_id=workstation, dept_code=dept), timeout=WAIT)
+    request = iud_request(workstation_id=workstation, dept_code=dept, service_date="2025-06-14")  # before 无码不付
+    response = stub.Check(request, timeout=WAIT)
     (alert,) = [a for a in response.alerts if a.rule_name == "药品区分性别使用"]
     return alert.jr_id
 

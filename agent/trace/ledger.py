@@ -1,0 +1,203 @@
+"""The trace ledger: the hospital's own record of every drug traceability code (药品追溯码) it received and sold.
+
+`TraceLedger(path)` owns one SQLite file (tables in `schema.py`) and hands each thread its own connection, so the
+check path (many gRPC worker threads) reads in parallel while a dispense or an import writes (WAL). It offers:
+- the check path, `facts_for(request, policy)`: one prepared, indexed statement per scanned code (never a scan),
+  answering a `TraceFacts` snapshot the pure engine judges;
+- loading: the product catalogue, inbound (入库) codes and the 无码库, idempotent and batched (`stock.py`);
+- settlement: `dispense` (3505) and `return_line` (3506), atomic (`settle.py`);
+- `lookup(code)` and `counts()` for the command line and status.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from fundguard.agent.engine.model import CheckRequest
+from fundguard.agent.engine.trace_model import CodeFacts, TraceFacts, TracePolicy
+
+from . import describe, settle, stock
+from .codes import CodeProblem, parse_code
+from .schema import connect
+from .settle import DispenseOutcome, ReturnOutcome, Sale
+from .stock import ImportCounts, InboundRecord, NocodeStock, Product
+
+__all__ = ["LEDGER_FILE", "TraceLedger"]
+
+LEDGER_FILE = "trace.sqlite3"  # under the agent's data dir, unless [trace] ledger says otherwise
+
+ZERO = Decimal(0)
+
+# One row per open sale of the code (at least one row): stock, catalogue and 拆零 state ride along.
+_FACTS_SQL = """
+SELECT i.expiry, i.key IS NOT NULL, p.hilist_code, p.pack_units, o.units_used, s.mdtrt_id, s.rx_id, s.trdn, s.units
+FROM (SELECT ? AS k, ? AS pk) AS q
+LEFT JOIN inbound AS i ON i.key = q.k
+LEFT JOIN products AS p ON p.product_key = q.pk
+LEFT JOIN opened AS o ON o.key = q.k
+LEFT JOIN sales AS s ON s.key = q.k AND s.returned_at IS NULL
+"""
+_NOCODE_SQL = "SELECT units_left FROM nocode WHERE hilist_code = ?"
+_OWN_NOCODE_SQL = (
+    "SELECT rx_id, hilist_code, nocode_units FROM dispenses WHERE mdtrt_id = ? AND returned_at IS NULL"
+    " AND nocode_units != '0'"
+)
+
+
+class TraceLedger:
+    """The ledger in the SQLite file at `path` (created on first use); thread-safe, a connection per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._db()  # create the schema now, in the constructing thread
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError(f"trace ledger {self.path} is closed")
+                db = connect(self.path)
+                self._all.append(db)
+            self._local.db = db
+        return db
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._lock:
+            self._closed = True
+            for db in self._all:
+                db.close()
+            self._all.clear()
+
+    def __enter__(self) -> TraceLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- loading --------------------------------------------------------------------------------------------------
+
+    def upsert_products(self, rows: Sequence[Product]) -> ImportCounts:
+        """Add or update catalogue rows in one transaction; counts added / unchanged / updated."""
+        return stock.upsert_products(self._db(), rows)
+
+    def import_inbound(self, rows: Sequence[InboundRecord], source: str, at: datetime) -> ImportCounts:
+        """Add inbound codes in one transaction, from `source` (a file name) at `at`; a code already known with the
+        same data is unchanged, with other data a conflict (the first record stands). Re-importing the same rows
+        changes nothing, not even the log of import runs (a run is logged when it adds a code)."""
+        return stock.import_inbound(self._db(), rows, source, at)
+
+    def set_nocode(self, rows: Sequence[NocodeStock]) -> ImportCounts:
+        """Set the 无码库 units left per national drug code (absolute: a re-import changes nothing)."""
+        return stock.set_nocode(self._db(), rows)
+
+    # -- settlement -----------------------------------------------------------------------------------------------
+
+    def dispense(self, sale: Sale) -> DispenseOutcome:
+        """Record a 3505 sale line atomically, or refuse it (see `settle`)."""
+        return settle.dispense(self._db(), sale)
+
+    def return_line(self, mdtrt_id: str, rx_id: str, at: datetime) -> ReturnOutcome:
+        """Record a 3506 return of a whole sale line, releasing its codes (see `settle`)."""
+        return settle.return_line(self._db(), mdtrt_id, rx_id, at)
+
+    # -- the check path -------------------------------------------------------------------------------------------
+
+    def facts_for(self, request: CheckRequest, policy: TracePolicy) -> TraceFacts:
+        """What the ledger knows of every code on the current lines, and the 无码库 left for the drugs of the
+        current lines that carry no code (the only lines it can cover).
+
+        A re-check of lines already dispensed sees the ledger as it was before them: 拆零 units and 无码库 draws
+        made for the same encounter and `rx_id` are not counted as used."""
+        db = self._db()
+        mdtrt_id = request.encounter.mdtrt_id
+        rx_ids: dict[str, set[str]] = {}
+        drugs: dict[str, set[str]] = {}
+        for line in request.encounter.orders:
+            if not line.current:
+                continue
+            scanned = [code for code in (raw.strip() for raw in line.drug_trac_codg) if code]
+            for code in scanned:
+                rx_ids.setdefault(code, set()).add(line.rx_id)
+            code = line.hilist_code
+            # only a drug that may need a code can draw the 无码库 (services, materials: no query on the hot path)
+            if not scanned and code.startswith(policy.required_prefixes) and code not in policy.exempt_codes:
+                drugs.setdefault(code, set()).add(line.rx_id)
+        snapshot = len(rx_ids) + len(drugs) > 1  # one statement is a snapshot by itself
+        if snapshot:
+            db.execute("BEGIN")
+        try:
+            codes = {code: self._code_facts(db, code, mdtrt_id, own) for code, own in rx_ids.items()}
+            nocode = self._nocode_left(db, mdtrt_id, drugs) if drugs else {}
+        finally:
+            if snapshot:
+                db.execute("COMMIT")
+        return TraceFacts(MappingProxyType(codes), MappingProxyType(nocode), policy)
+
+    @staticmethod
+    def _code_facts(db: sqlite3.Connection, code: str, mdtrt_id: str, own_rx: set[str]) -> CodeFacts:
+        parsed = parse_code(code)
+        if isinstance(parsed, CodeProblem):
+            return CodeFacts(code, problem=parsed.reason, problem_detail=parsed.detail)
+        rows = db.execute(_FACTS_SQL, (parsed.key, parsed.product_key)).fetchall()
+        expiry, in_stock, hilist_code, pack_units, units_used = rows[0][:5]
+        sold_mdtrt_id = sold_rx_id = ""
+        used = Decimal(units_used) if units_used is not None else ZERO
+        for _, _, _, _, _, sale_mdtrt, sale_rx, trdn, units in rows:
+            if sale_mdtrt is None:
+                continue
+            if not trdn:
+                sold_mdtrt_id, sold_rx_id = sale_mdtrt, sale_rx
+            elif sale_mdtrt == mdtrt_id and sale_rx in own_rx:
+                used -= Decimal(units)
+        return CodeFacts(
+            code,
+            kind=str(parsed.kind),
+            product_key=parsed.product_key,
+            product_hilist_code=hilist_code,
+            pack_units=pack_units,
+            in_stock=bool(in_stock),
+            expiry=date.fromisoformat(expiry) if expiry else parsed.expiry,
+            sold_mdtrt_id=sold_mdtrt_id,
+            sold_rx_id=sold_rx_id,
+            units_used=used,
+            key=parsed.key,
+        )
+
+    @staticmethod
+    def _nocode_left(db: sqlite3.Connection, mdtrt_id: str, drugs: dict[str, set[str]]) -> dict[str, Decimal]:
+        left: dict[str, Decimal] = {}
+        for hilist_code in drugs:
+            row = db.execute(_NOCODE_SQL, (hilist_code,)).fetchone()
+            if row is not None:
+                left[hilist_code] = Decimal(row[0])
+        if left:
+            for rx_id, hilist_code, units in db.execute(_OWN_NOCODE_SQL, (mdtrt_id,)).fetchall():
+                if hilist_code in left and rx_id in drugs[hilist_code]:
+                    left[hilist_code] += Decimal(units)
+        return left
+
+    # -- inspection -----------------------------------------------------------------------------------------------
+
+    def lookup(self, code: str) -> dict[str, Any]:
+        """Everything the ledger holds about one scanned code, as plain JSON-ready data."""
+        parsed = parse_code(code)
+        if isinstance(parsed, CodeProblem):
+            return {"code": parsed.raw, "problem": parsed.reason, "detail": parsed.detail}
+        return describe.describe(self._db(), parsed)
+
+    def counts(self) -> dict[str, int]:
+        """Row counts for status: products, inbound codes, open sales, opened boxes, 无码库 drugs."""
+        return describe.counts(self._db())
