@@ -579,3 +579,32 @@ def test_bad_inf_time_is_refused_naming_it() -> None:
     with pytest.raises(InvalidField) as err:
         nhsa_json.decode(doc)
     assert "inf_time" == err.value.field
+
+
+@pytest.mark.parametrize(
+    ("given", "codes"),
+    [
+        ({"drugtracinfo": [{"drug_trac_codg": "83857930000879766660"}, {"drug_trac_codg": "83857930000879766661"}]},
+         ("83857930000879766660", "83857930000879766661")),
+        ({"drug_trac_codg": ["83857930000879766660"]}, ("83857930000879766660",)),
+        ({"drug_trac_codg": "83857930000879766660, 83857930000879766661"},
+         ("83857930000879766660", "83857930000879766661")),
+        ({}, ()),
+    ],
+)  # fmt: skip
+def test_trace_codes_decode_from_the_3505_and_plain_shapes(given: dict[str, Any], codes: tuple[str, ...]) -> None:
+    """A line's trace codes come as 3505's drugtracinfo[], a list, or a scanner's comma-separated string;
+    trdn_flag "1" marks 拆零."""
+    doc = male_iud_3101()
+    line = _encounter(doc)["fsi_order_dtos"][0]
+    line.update(given, trdn_flag="1")
+    (decoded,) = _only(nhsa_json.decode(doc)).request.encounter.orders[:1]
+    assert (codes, True) == (decoded.drug_trac_codg, decoded.trdn_flag)
+
+
+def test_a_trace_code_that_is_not_text_is_refused_naming_the_field() -> None:
+    doc = male_iud_3101()
+    _encounter(doc)["fsi_order_dtos"][0]["drugtracinfo"] = [{"drug_trac_codg": {"nested": 1}}]
+    err = _error(doc)
+    assert (True, True) == (err.field.endswith("fsi_order_dtos[0].drugtracinfo"),
+                            err.message.startswith("item 0 must be a trace code"))  # fmt: skip

@@ -16,11 +16,11 @@ from fundguard.agent.config import load_settings
 from fundguard.agent.trace.stock import Product
 from fundguard.v1 import compliance_pb2 as pb
 from fundguard.v1 import compliance_pb2_grpc as pb_grpc
-from tests.trace.ledger_samples import B1, B1_BOX, VIT_B1
+from tests.trace.ledger_samples import B1, B1_BOX, GTIN, IMPORTED, VIT_B1
 
 from .test_grpc_server import rpc_error
 
-RESOLD, MISSING, PRODUCT = "FG-TRACE-RESOLD", "FG-TRACE-MISSING", "FG-TRACE-PRODUCT"
+RESOLD, MISSING, PRODUCT, EXPIRED = "FG-TRACE-RESOLD", "FG-TRACE-MISSING", "FG-TRACE-PRODUCT", "FG-TRACE-EXPIRED"
 DAY = "2025-08-01"  # after 2025-07-01: 无码不付 applies
 
 
@@ -29,7 +29,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
     root = tmp_path_factory.mktemp("trace-agent")
     running = build_agent(load_settings(None, {"grpc.address": "127.0.0.1:0", "data.dir": root / "data"}))
     assert running.trace is not None
-    running.trace.upsert_products([Product(B1_BOX, VIT_B1, "box", 10)])  # the catalogue: 8385793 → 维生素B1片
+    running.trace.upsert_products([Product(B1_BOX, VIT_B1, "box", 10), Product(GTIN, IMPORTED, "box", 30)])
     running.start()
     yield running
     running.stop(grace=0)
@@ -118,3 +118,14 @@ def test_bad_dispense_is_invalid_argument_naming_the_field(
         setattr(request, key, value)
     err = rpc_error(stub.RecordDispense, request)
     assert (grpc.StatusCode.INVALID_ARGUMENT, True) == (err.code(), field in (err.details() or ""))
+
+
+def test_an_imported_gs1_box_parses_and_its_expiry_is_checked(stub: pb_grpc.ComplianceAgentStub) -> None:
+    """A GS1 DataMatrix scan (raw, FNC1 as GS, symbology prefix) of an imported drug: received over ImportInbound,
+    its AI 17 expiry (2025-01-31) is before the date of service: FG-TRACE-EXPIRED; a box expiring later is not."""
+    expired = f"]d201{GTIN}17250131" + "10LOT7\x1d21SN-0001"
+    fresh = f"(01){GTIN}(17)270630(10)LOT8(21)SN-0002"
+    codes = [pb.InboundCode(drug_trac_codg=c) for c in (expired, fresh)]
+    assert 2 == stub.ImportInbound(pb.ImportInboundRequest(codes=codes, source="import-0801"), timeout=10).added
+    assert EXPIRED in check(stub, "E-G1", expired, code=IMPORTED)
+    assert EXPIRED not in check(stub, "E-G2", fresh, code=IMPORTED)
