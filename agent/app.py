@@ -26,6 +26,7 @@ from fundguard.agent.config import ConfigError, Settings, load_settings
 from fundguard.agent.engine.errors import KbInvalid
 from fundguard.agent.feedback import DecidedAlerts, DecisionStore, IssuedAlerts
 from fundguard.agent.kb import KbStore
+from fundguard.agent.kb.sources import open_kb
 from fundguard.agent.log import configure_logging
 from fundguard.agent.service import CheckService
 from fundguard.agent.stream import AlertBus
@@ -125,12 +126,14 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
     """Load the configured KB (with parameter overrides) and wire service, health and server; raises StartupError."""
     store = KbStore(settings.kb.parameters)
     try:
-        store.load(settings.kb.path)
+        kb = open_kb(settings.kb, settings.data.dir, store, clock)
     except KbInvalid as exc:
         raise StartupError(f"cannot load the knowledge base {settings.kb.path}: {exc}") from exc
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise StartupError(f"cannot load the knowledge base {settings.kb.path}: {reason}") from exc
+    except ValueError as exc:  # trusted keys that cannot be read
+        raise StartupError(f"kb.trusted_keys: {exc}") from exc
     codes: CodeMap | None = None
     if settings.codes.map_file is not None:
         try:
@@ -155,14 +158,15 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
         trace=ledger,
         trace_policy=settings.trace.policy,
     )
-    listeners = _listeners(settings, service, decisions, clock, bus)
+    listeners = (*_listeners(settings, service, decisions, clock, bus), *kb.listeners)
     health = AgentHealth()
     rpcs = None
     if ledger is not None:
         rpcs = TraceRpcs(ledger, settings.trace.policy, clock, inpatient=lambda med_type: _inpatient(store, med_type))
     try:
         server, port = create_server(
-            service, settings.grpc, health, decisions=decisions, clock=clock, bus=bus, trace=rpcs
+            service, settings.grpc, health, decisions=decisions, clock=clock, bus=bus, trace=rpcs,
+            status=kb.activator.status,
         )
     except BindError as exc:
         decisions.close()

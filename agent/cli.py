@@ -2,7 +2,8 @@
 
 ```
 fundguard check FILE|- [--kb PATH] [--lang zh-CN|en]     national-style JSON answer on stdout
-fundguard kb import SRC [--out DIR] [--revision N]        bundle.json + review_report.md
+fundguard kb import SRC [--out DIR] [--revision N] [--exclude-batch TAG]   bundle.json + review_report.md
+fundguard kb keygen|build|sign|verify|diff|inspect …      signed bundle files (knowledge_base.bundle.commands)
 fundguard feedback stats [--data-dir DIR]                 override rates per rule / practitioner (JSON)
 fundguard trace import|lookup|generate|status …           the traceability-code ledger (agent.trace.commands)
 fundguard serve [--grpc HOST:PORT] [--http HOST:PORT] [--mllp HOST:PORT] [--drop-dir DIR] [--code-map CSV]
@@ -32,6 +33,7 @@ from fundguard.agent.kb import KbStore
 from fundguard.agent.service import CheckService
 from fundguard.agent.trace.commands import add_trace_commands
 from fundguard.knowledge_base import default_bundle_path
+from fundguard.knowledge_base.bundle.commands import add_kb_commands
 
 __all__ = ["main"]
 
@@ -126,7 +128,7 @@ def _cmd_kb_import(args: argparse.Namespace) -> int:
 
     out: Path = args.out
     try:
-        result = import_points(args.src, args.revision, overrides=args.overrides)
+        result = import_points(args.src, args.revision, overrides=args.overrides, exclude_batches=args.exclude_batch)
         write_bundle(result.bundle, out / BUNDLE_NAME)
         (out / REPORT_NAME).write_text(render_report(result.report), encoding="utf-8")
     except (SourceError, OverrideError) as exc:
@@ -207,7 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--out", type=Path, default=Path("kb-out"), help="output folder (default ./kb-out)")
     imp.add_argument("--revision", type=int, default=1, help="bundle revision (default 1)")
     imp.add_argument("--overrides", type=Path, default=None, help="override table (default: the shipped one)")
+    imp.add_argument(
+        "--exclude-batch", action="append", default=[], metavar="TAG", help="leave out a batch (repeatable)"
+    )
     imp.set_defaults(func=_cmd_kb_import)
+    add_kb_commands(kb_commands)
 
     feedback = commands.add_parser("feedback", help="clinicians' decisions on alerts")
     feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True, metavar="FEEDBACK_COMMAND")

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from fundguard.agent.engine.trace_model import TracePolicy
@@ -82,10 +82,18 @@ class GrpcSettings:
 
 @dataclass(frozen=True, slots=True)
 class KbSettings:
-    """[kb]: the bundle file to load and overrides of its global parameters (e.g. `hosp_lv_rank`)."""
+    """[kb]: the bundle file to load and overrides of its global parameters (e.g. `hosp_lv_rank`). `path` is the
+    embedded default unless the operator named a bundle (`explicit`): then that file is loaded as it is. Otherwise the
+    agent starts on its last-good bundle (under the data dir) when newer, and takes signed bundles (`*.fgkb`) from
+    the `inbox` folder and/or by polling `poll_url`, verified with the public keys in `trusted_keys`."""
 
     path: Path
     parameters: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    explicit: bool = False
+    inbox: Path | None = None
+    poll_url: str | None = None
+    poll_seconds: float = 300.0
+    trusted_keys: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +273,23 @@ class _KbParameters(_Section):
 class _Kb(_Section):
     path: Path | None = None
     parameters: _KbParameters = _KbParameters()  # frozen, so a shared default is safe
+    inbox: Path | None = None
+    poll_url: str | None = None
+    poll_seconds: float = Field(default=300.0, ge=1, le=86_400)
+    trusted_keys: Path | None = None
+
+    @field_validator("poll_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _keys(self) -> _Kb:
+        if (self.inbox is not None or self.poll_url is not None) and self.trusted_keys is None:
+            raise ValueError("trusted_keys (a folder of *.pub keys) is required to take bundles from inbox or poll_url")
+        return self
 
 
 class _Log(_Section):
@@ -357,6 +382,11 @@ def _freeze(model: _Model) -> Settings:
         kb=KbSettings(
             path=kb.path if kb.path is not None else default_bundle_path(),
             parameters=_plain(kb.parameters.model_dump(exclude_none=True)),
+            explicit=kb.path is not None,
+            inbox=kb.inbox,
+            poll_url=kb.poll_url,
+            poll_seconds=kb.poll_seconds,
+            trusted_keys=kb.trusted_keys,
         ),
         log=LogSettings(level=log.level, json=log.json_lines),
         http=HttpSettings(model.http.address, model.http.max_body_bytes),

@@ -5,7 +5,7 @@ thread pool while the event loop waits at most the budget. Past it, `run` return
 answers in its own protocol that the check is unavailable (national infcode -1, HL7 AE, a CDS card), and tells the
 check service so the workstation's alert stream shows it too. The abandoned work finishes in the background; its
 answer is dropped. A budget of 0 runs the work inline on the loop, with no limit (the gRPC transport has its own
-budget, `grpc_server._Budgeted`, because it also honours the caller's deadline).
+budget, `grpc_behaviors.Budgeted`, because it also honours the caller's deadline).
 """
 
 from __future__ import annotations

@@ -37,15 +37,12 @@ import json
 import os
 import stat
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import structlog
-from watchdog import events
-from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from fundguard.adapters.his import nhsa_json
@@ -54,16 +51,14 @@ from fundguard.agent.engine.errors import FundguardError
 from fundguard.agent.log import ensure_logging
 from fundguard.agent.service import CheckService
 
+from .folder_watch import Settling, Signature, watch
+
 __all__ = ["DEFAULT_MAX_FILE_BYTES", "DEFAULT_SETTLE_SECONDS", "Answer", "DropFolderListener", "Settling", "answer"]
 
 _FOLDERS = ("inbox", "outbox", "done", "rejected", ".work")
 DEFAULT_SETTLE_SECONDS = 0.1
 DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024  # as the HTTP gateway's body limit: a 3101 with long history is a few MB
 RESULT, ERROR, TMP = ".result", ".error", ".tmp"
-_WAKING: list[type[events.FileSystemEvent]] = [
-    events.FileCreatedEvent, events.FileMovedEvent, events.FileModifiedEvent, events.FileClosedEvent
-]  # fmt: skip
-Signature = tuple[int, int, int]  # size, mtime (ns), inode
 
 _log = structlog.get_logger("fundguard.agent.drop")
 
@@ -103,29 +98,6 @@ def answer(raw: bytes, service: CheckService, clock: Callable[[], datetime], loc
     return Answer(body=body, alerts=sum(len(o.result.alerts) for o in outcomes))
 
 
-class Settling:
-    """Which files kept the same signature for `settle` seconds, over two looks or more (`monotonic` injectable)."""
-
-    def __init__(self, settle: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._settle = settle
-        self._monotonic = monotonic
-        self._seen: dict[str, tuple[Signature, float]] = {}
-
-    def look(self, files: Mapping[str, Signature]) -> list[str]:
-        """Record this look; return the names now ready, sorted."""
-        now = self._monotonic()
-        seen: dict[str, tuple[Signature, float]] = {}
-        ready = []
-        for name, signature in files.items():
-            before = self._seen.get(name)
-            since = before[1] if before is not None and before[0] == signature else now
-            seen[name] = (signature, since)
-            if before is not None and now - since >= self._settle:
-                ready.append(name)
-        self._seen = seen
-        return sorted(ready)
-
-
 def _sync_dir(path: Path) -> None:
     """Make renames in `path` durable (no-op where directories cannot be opened, i.e. Windows)."""
     if not hasattr(os, "O_DIRECTORY"):
@@ -150,14 +122,6 @@ def _slots(name: str) -> Iterator[str]:
     yield name
     for n in itertools.count(2):
         yield f"{stem}~{n}.{ext}"
-
-
-class _Wake(events.FileSystemEventHandler):
-    def __init__(self, wake: threading.Event) -> None:
-        self._wake = wake
-
-    def on_any_event(self, event: events.FileSystemEvent) -> None:
-        self._wake.set()
 
 
 class DropFolderListener:
@@ -209,13 +173,7 @@ class DropFolderListener:
         if self._service.store.loaded:
             self._recover()
         self._stopping.clear()
-        try:
-            observer = Observer()
-            observer.schedule(_Wake(self._wake), str(self._inbox), event_filter=_WAKING)
-            observer.start()
-            self._observer = observer
-        except OSError as exc:  # e.g. the inotify watch limit: polling still finds every file
-            _log.warning("drop.no_events", reason=str(exc), poll_seconds=self._poll)
+        self._observer = watch(self._inbox, self._wake, "drop inbox")
         self._worker = threading.Thread(target=self._run, name="fundguard-drop", daemon=True)
         self._worker.start()
         _log.info("drop.started", address=self.address, poll_seconds=self._poll, events=self._observer is not None)

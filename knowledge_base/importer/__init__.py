@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from ._source import SourceError, read_source
+from ._source import SourceError, read_source, without_batches
 from .build import ImportResult, build_bundle
 from .overrides import OverrideError, load_overrides
 from .report import ImportReport, render_report
@@ -35,16 +36,20 @@ __all__ = [
 BUNDLE_MODE = 0o644  # mkstemp creates 0600; a bundle is world-readable data
 
 
-def import_points(src: Path, revision: int = 1, *, overrides: Path | None = None) -> ImportResult:
-    """Read the knowledge points in `src` and build bundle `revision` (shipped override table by default).
+def import_points(
+    src: Path, revision: int = 1, *, overrides: Path | None = None, exclude_batches: Collection[str] = ()
+) -> ImportResult:
+    """Read the knowledge points in `src` and build bundle `revision` (shipped override table by default),
+    leaving out the points of `exclude_batches` (e.g. `updates_2026-01`: the KB of batches 1–17 only).
 
-    Raises `SourceError` on a missing or malformed source file and `OverrideError` on a bad override table
-    (including an entry naming a point the source does not have).
+    Raises `SourceError` on a missing or malformed source file, an unknown batch to exclude or a kept point that
+    supersedes an excluded one, and `OverrideError` on a bad override table (including an entry naming a point the
+    source does not have; entries for points of excluded batches are simply unused).
     """
     source = read_source(Path(src))
     table = load_overrides(overrides)
     table.check_against(source.points)
-    return build_bundle(source, table, revision)
+    return build_bundle(without_batches(source, exclude_batches), table, revision)
 
 
 def bundle_bytes(bundle: dict[str, Any]) -> bytes:

@@ -19,9 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir", type=Path, help="where to write bundle.json and review_report.md")
     parser.add_argument("--revision", type=int, default=1, help="bundle revision (default 1)")
     parser.add_argument("--overrides", type=Path, default=None, help="override table (default: shipped)")
+    parser.add_argument(
+        "--exclude-batch", action="append", default=[], metavar="TAG", help="leave out a batch (repeatable)"
+    )
     args = parser.parse_args(argv)
     try:
-        result = import_points(args.src, args.revision, overrides=args.overrides)
+        result = import_points(args.src, args.revision, overrides=args.overrides, exclude_batches=args.exclude_batch)
     except (SourceError, OverrideError) as exc:
         print(f"import failed: {exc}", file=sys.stderr)
         return 2

@@ -9,13 +9,22 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SOURCE_FILES", "CatalogueEntry", "Source", "SourceError", "SourcePoint", "fold", "read_source"]
+__all__ = [
+    "SOURCE_FILES",
+    "CatalogueEntry",
+    "Source",
+    "SourceError",
+    "SourcePoint",
+    "fold",
+    "read_source",
+    "without_batches",
+]
 
 POINTS_FILE = "knowledge_points.jsonl"
 BATCHES_FILE = "batches.json"
@@ -65,12 +74,14 @@ class CatalogueEntry:
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """The whole input: points in file order, batch dates, the catalogue by rule name, file digests."""
+    """The whole input: points in file order, batch dates, the catalogue by rule name, file digests, and the
+    batches left out on purpose (`without_batches`)."""
 
     points: tuple[SourcePoint, ...]
     batch_dates: Mapping[str, str | None]
     catalogue: Mapping[str, CatalogueEntry]
     sha256: Mapping[str, str]
+    excluded: tuple[str, ...] = ()
 
 
 def _text(record: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str:
@@ -201,12 +212,34 @@ def read_source(src: Path) -> Source:
         if point.batch not in batches:
             raise SourceError(f"{POINTS_FILE}: {point.kp_id} names unknown batch {point.batch}")
         if point.rule_class not in catalogue:
-            raise SourceError(
-                f"{POINTS_FILE}: {point.kp_id}: rule class {point.rule_class} not in the catalogue"
-            )
+            raise SourceError(f"{POINTS_FILE}: {point.kp_id}: rule class {point.rule_class} not in the catalogue")
     return Source(
         points=points,
         batch_dates=batches,
         catalogue=catalogue,
         sha256={name: hashlib.sha256(data).hexdigest() for name, data in raw.items()},
+    )
+
+
+def without_batches(source: Source, batches: Collection[str]) -> Source:
+    """`source` without the points and dates of `batches` (e.g. the KB as it stood before the 2026-01 revision).
+
+    Raises `SourceError` when a batch is unknown or a kept point supersedes a point of a left-out batch.
+    """
+    unknown = sorted(set(batches) - set(source.batch_dates))
+    if unknown:
+        raise SourceError(f"{BATCHES_FILE}: no batch {unknown[0]!r} to exclude")
+    if not batches:
+        return source
+    dropped = {p.kp_id for p in source.points if p.batch in batches}
+    kept = tuple(p for p in source.points if p.batch not in batches)
+    for point in kept:
+        if point.supersedes in dropped:
+            raise SourceError(f"{POINTS_FILE}: {point.kp_id} supersedes {point.supersedes} of an excluded batch")
+    return Source(
+        points=kept,
+        batch_dates={tag: day for tag, day in source.batch_dates.items() if tag not in batches},
+        catalogue=source.catalogue,
+        sha256=source.sha256,
+        excluded=(*source.excluded, *sorted(set(batches))),
     )

@@ -101,6 +101,14 @@ def _derive(point: SourcePoint, kb: Mapping[str, Any]) -> tuple[str, Derivation]
     return spec.family, spec.derive(point, kb)
 
 
+def _source_doc(source: Source) -> dict[str, Any]:
+    """The bundle's `source`: file digests, and the batches left out when some were (absent otherwise)."""
+    doc: dict[str, Any] = {"files": dict(sorted(source.sha256.items()))}
+    if source.excluded:
+        doc["excluded_batches"] = list(source.excluded)
+    return doc
+
+
 def _is_prompt(family: str, params: Params) -> bool:
     """True when the point can only end in a clinician prompt (reason-required), not a decided violation."""
     return family == "second_line" or (family == "indication" and not params.get("icd10"))
@@ -164,7 +172,7 @@ def build_bundle(source: Source, overrides: Overrides, revision: int) -> ImportR
         "revision": revision,
         "created_at": created_at,
         "issuer": ISSUER,
-        "source": {"files": dict(sorted(source.sha256.items()))},
+        "source": _source_doc(source),
         "parameters": parameters,
         "rules": rules,
         "points": points,

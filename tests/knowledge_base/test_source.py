@@ -66,9 +66,7 @@ def test_small_source(src: Path, empty_table: Path) -> None:
 
 def test_gz_code_of_the_points_is_the_rule_id(tmp_path: Path, empty_table: Path) -> None:
     """A rule class whose points carry a GZ code uses it as rule_id (else NHSA2025-<seq>)."""
-    folder = write_source(
-        tmp_path / "gz", [record("KP-1", SEX, "炔诺酮片", "女性避孕。", gz_code="GZ10000301004000")]
-    )
+    folder = write_source(tmp_path / "gz", [record("KP-1", SEX, "炔诺酮片", "女性避孕。", gz_code="GZ10000301004000")])
     bundle = import_points(folder, overrides=empty_table).bundle
     expected = ["GZ10000301004000"]
     assert expected == [r["rule_id"] for r in bundle["rules"]]
@@ -138,3 +136,41 @@ def test_main_reports_a_bad_source(tmp_path: Path, capsys: pytest.CaptureFixture
     expected = 2
     assert expected == status
     assert "import failed" in capsys.readouterr().err
+
+
+BATCHES = [
+    {"batch_tag": "batch_01", "published_at": None},
+    {"batch_tag": "batch_09", "published_at": "2025-12-01"},
+    {"batch_tag": "updates_2026-01", "published_at": "2026-01-28"},
+]
+
+
+def test_a_batch_can_be_left_out(tmp_path: Path, empty_table: Path) -> None:
+    """exclude_batches drops the batch's points and date: no supersession, no valid_to, created_at from what is
+    left, the batch named in source."""
+    dated = record("KP-dated", "药品限就医方式", "某片", "限住院患者。", batch="batch_09", published_at="2025-12-01")
+    src = write_source(tmp_path / "src", [*_records(), dated], BATCHES)
+    bundle = import_points(src, 1, overrides=empty_table, exclude_batches=["updates_2026-01"]).bundle
+    points = {p["kp_id"]: (p["valid_to"], p["supersedes"]) for p in bundle["points"]}
+    assert {"KP-old": (None, None), "KP-visit": (None, None), "KP-dated": (None, None)} == points
+    assert ("2025-12-01", ["updates_2026-01"]) == (bundle["created_at"], bundle["source"]["excluded_batches"])
+    assert "excluded_batches" not in import_points(src, 1, overrides=empty_table).bundle["source"]
+
+
+def test_leaving_out_an_unknown_batch_or_a_superseded_one_is_refused(tmp_path: Path, empty_table: Path) -> None:
+    """An unknown batch tag, or a kept point superseding a left-out one, is a SourceError naming it."""
+    src = write_source(tmp_path / "src", _records())
+    with pytest.raises(SourceError, match="no batch 'batch_99' to exclude"):
+        import_points(src, overrides=empty_table, exclude_batches=["batch_99"])
+    with pytest.raises(SourceError, match="KP-new supersedes KP-old of an excluded batch"):
+        import_points(src, overrides=empty_table, exclude_batches=["batch_01"])
+
+
+def test_main_leaves_out_a_batch(empty_table: Path, tmp_path: Path) -> None:
+    """`--exclude-batch TAG` on the command line does the same."""
+    dated = record("KP-dated", "药品限就医方式", "某片", "限住院患者。", batch="batch_09", published_at="2025-12-01")
+    src = write_source(tmp_path / "src", [*_records(), dated], BATCHES)
+    out = tmp_path / "out"
+    assert not main([str(src), str(out), "--overrides", str(empty_table), "--exclude-batch", "updates_2026-01"])
+    expected = import_points(src, overrides=empty_table, exclude_batches=["updates_2026-01"]).bundle
+    assert bundle_bytes(expected) == (out / "bundle.json").read_bytes()

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from fundguard.agent.engine.errors import InvalidField
 from fundguard.agent.kb import KbStore
 from fundguard.agent.service import CheckService
-from fundguard.agent.transport.grpc_server import CHECK_METHOD, _CheckHandler
+from fundguard.agent.transport.grpc_behaviors import CheckHandler
+from fundguard.agent.transport.grpc_server import CHECK_METHOD
 from fundguard.v1 import compliance_pb2 as pb
 
 from .test_grpc_server import Running, fixed_clock, iud_request
@@ -54,8 +55,8 @@ BODIES = st.one_of(edited(), damaged(), st.binary(max_size=300))
 
 
 @pytest.fixture(scope="module")
-def handler(store: KbStore) -> _CheckHandler:
-    return _CheckHandler(CheckService(store, clock=fixed_clock))
+def handler(store: KbStore) -> CheckHandler:
+    return CheckHandler(CheckService(store, clock=fixed_clock))
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,7 @@ def agent(store: KbStore) -> Iterator[Running]:
 
 
 @pytest.mark.slow
-def test_fuzz_every_malformed_body_is_answered(handler: _CheckHandler) -> None:
+def test_fuzz_every_malformed_body_is_answered(handler: CheckHandler) -> None:
     """10,000 malformed bodies: each gives a CheckResponse or an InvalidField naming a field, nothing else."""
 
     @settings(max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)

@@ -289,3 +289,12 @@ def test_raw_patient_id_never_reaches_the_log(store: KbStore, log_stream: io.Str
     assert ("P-******01", "error") == (failed["patn_id"], failed["level"])
     assert "no ledger for P-******01" in failed["exception"]
     assert "patient.brdy" == events["grpc.invalid_argument"]["field"]
+
+
+def test_get_status_reports_the_running_kb(agent: Running, store: KbStore) -> None:
+    """GetStatus: the running revision and source, and the compiled points per rule class (all 21 classes)."""
+    status = pb_grpc.ComplianceAgentStub(agent.channel).GetStatus(pb.StatusRequest(), timeout=5).kb
+    per_class = dict(status.points_per_rule_class)
+    assert (store.current.revision, store.source, len(store.current.points), 21) == (
+        status.revision, status.source, sum(per_class.values()), len(per_class)
+    )

@@ -62,7 +62,9 @@ def test_import_reports_a_malformed_code_by_index_and_imports_the_rest(stub: pb_
     codes.append(pb.InboundCode(drug_trac_codg="8385793000087976666", expy_end="2027-05-31"))  # 19 digits
     answer = stub.ImportInbound(pb.ImportInboundRequest(codes=codes, source="delivery-0801"), timeout=10)
     assert (3, 0, [(3, "codes[3].drug_trac_codg")]) == (
-        answer.added, answer.unchanged, [(r.index, r.field) for r in answer.rejected]
+        answer.added,
+        answer.unchanged,
+        [(r.index, r.field) for r in answer.rejected],
     )
     again = stub.ImportInbound(pb.ImportInboundRequest(codes=codes[:3], source="delivery-0801"), timeout=10)
     assert (0, 3, 0) == (again.added, again.unchanged, len(again.rejected))  # idempotent

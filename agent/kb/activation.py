@@ -1,0 +1,182 @@
+"""The one activation path of a knowledge-base bundle, whatever brought it (drop folder, HTTP poller, start-up).
+
+`KbActivator.offer(data, source)`: verify the signed bundle (signature by a trusted key, every file's SHA-256:
+`fundguard.knowledge_base.bundle.verify`) → a delta is applied on the running bundle, only on its base revision →
+the revision must be newer than the running one (a downgrade or a replay is refused) → compile the indexes aside
+(`build_index`) → swap them in (one reference: checks in flight finish on the old KB, the next ones run on the new)
+→ persist the bundle as last-good (atomic rename, SHA-256 beside it). Any failure leaves the running KB untouched,
+is logged with its reason and counted in `status()`.
+
+At start (`start`): the configured bundle file when the operator names one; else the last-good bundle on disk when it
+is intact and not older than the embedded default; else the embedded default. Never nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from fundguard.agent.engine import CompiledKB, KbInvalid, build_index
+from fundguard.knowledge_base.bundle import BundleRejected, apply_delta, verify
+
+from .status import KbStatus, store_status
+from .store import KbStore, collector_paused, read_bundle
+
+__all__ = ["LAST_GOOD_FILE", "KbActivator"]
+
+LAST_GOOD_FILE = "last-good.bundle.json"
+_META_FILE = "last-good.meta.json"
+
+_log = structlog.get_logger("fundguard.agent.kb")
+
+
+def _canonical(doc: Mapping[str, Any]) -> bytes:
+    text = json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=None, separators=(",", ":"))
+    return (text + "\n").encode("utf-8")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class KbActivator:
+    """Activates bundles into `store`, trusting `trusted` keys; keeps last-good under `state_dir`."""
+
+    def __init__(
+        self,
+        store: KbStore,
+        trusted: Mapping[str, Any],
+        state_dir: Path,
+        clock: Callable[[], datetime] = datetime.now,
+    ) -> None:
+        self._store = store
+        self._trusted = dict(trusted)
+        self._dir = state_dir
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._doc: Mapping[str, Any] | None = None  # the running bundle (a delta applies to it)
+        self._activated_at = ""
+        self._activations = 0
+        self._rejections = 0
+        self._last_error = ""
+        self._last_error_at = ""
+
+    # -- start-up -------------------------------------------------------------------------------------------------
+
+    def start(self, embedded: Path, configured: Path | None = None) -> None:
+        """Load the start-up KB (see the module doc); raises KbInvalid / OSError only when nothing can be loaded."""
+        with self._lock:
+            if configured is not None:
+                self._install(read_bundle(configured), f"file:{configured}", persist=False)
+                return
+            default = read_bundle(embedded)
+            saved = self._last_good()
+            if saved is not None and int(saved["revision"]) >= int(default["revision"]):
+                try:
+                    self._install(saved, f"last-good:{self._dir / LAST_GOOD_FILE}", persist=False)
+                    return
+                except KbInvalid as exc:
+                    self._reject(f"last-good bundle does not compile: {exc}", "start-up")
+            self._install(default, f"embedded:{embedded}", persist=False)
+
+    def _last_good(self) -> Mapping[str, Any] | None:
+        """The persisted last-good bundle when present and intact (its SHA-256 matches), else None (logged)."""
+        bundle, meta = self._dir / LAST_GOOD_FILE, self._dir / _META_FILE
+        if not bundle.exists():
+            return None
+        try:
+            data = bundle.read_bytes()
+            expected = json.loads(meta.read_bytes())["sha256"]
+            if hashlib.sha256(data).hexdigest() != expected:
+                raise ValueError("sha256 does not match its meta file")
+            doc: Mapping[str, Any] = json.loads(data)
+            int(doc["revision"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self._reject(f"last-good bundle unusable ({exc}); starting on the embedded default", "start-up")
+            return None
+        return doc
+
+    # -- activation -----------------------------------------------------------------------------------------------
+
+    def offer(self, data: bytes, source: str) -> str:
+        """Verify and activate a signed bundle; returns the revision now running. Raises BundleRejected (logged and
+        counted) when it is not activated; the running KB is untouched then."""
+        with self._lock, collector_paused():  # parsing and compiling allocate millions of long-lived objects
+            try:
+                verified = verify(data, self._trusted)
+                if verified.kind == "delta":
+                    if self._doc is None:
+                        raise BundleRejected("a delta needs a running full bundle")
+                    doc = apply_delta(dict(self._doc), verified)
+                else:
+                    doc = verified.payload
+                running = int(self._store.current.revision) if self._store.loaded else 0
+                new = int(doc["revision"])
+                if new <= running:
+                    word = "already running" if new == running else "older than the running revision"
+                    raise BundleRejected(f"revision {new} is {word} ({running}): a KB is never downgraded")
+                self._install(doc, source, persist=True)
+            except BundleRejected as exc:
+                self._reject(exc.reason, source)
+                raise
+            except KbInvalid as exc:
+                reason = f"bundle does not compile: {exc}"
+                self._reject(reason, source)
+                raise BundleRejected(reason) from exc
+            return self._store.current.revision
+
+    def _install(self, doc: Mapping[str, Any], source: str, *, persist: bool) -> CompiledKB:
+        started = time.perf_counter()
+        with collector_paused():  # (nested in offer's: harmless)
+            kb = build_index(doc, self._store.parameter_overrides)  # aside: the running KB serves meanwhile
+        if persist:
+            data = _canonical(doc)
+            _write_atomically(self._dir / LAST_GOOD_FILE, data)
+            meta = {"revision": kb.revision, "sha256": hashlib.sha256(data).hexdigest(), "source": source}
+            _write_atomically(self._dir / _META_FILE, json.dumps(meta).encode())
+        self._store.activate(kb, source)
+        self._doc = doc
+        self._activations += 1
+        self._activated_at = self._clock().isoformat(timespec="seconds")
+        _log.info("kb.activated", revision=kb.revision, source=source, points=len(kb.points),
+                  compile_ms=round((time.perf_counter() - started) * 1000))  # fmt: skip
+        return kb
+
+    def _reject(self, reason: str, source: str) -> None:
+        self._rejections += 1
+        self._last_error = reason
+        self._last_error_at = self._clock().isoformat(timespec="seconds")
+        _log.warning("kb.rejected", reason=reason, source=source)
+
+    # -- status ---------------------------------------------------------------------------------------------------
+
+    def status(self) -> KbStatus:
+        """The running revision, where from and when, activations and rejections, the last error, points per class."""
+        return store_status(
+            self._store,
+            activated_at=self._activated_at,
+            activations=self._activations,
+            rejections=self._rejections,
+            last_error=self._last_error,
+            last_error_at=self._last_error_at,
+        )
