@@ -1,11 +1,12 @@
 """KB reload figures on a 100k-point synthetic bundle (issue 7 must-show 6, issue 11 MS1): printed, never asserted.
 
 1. Generate the bundle (`synthetic_kb`), write it to a temporary file as the importer would.
-2. Activate it as the agent does: read + parse the file and `build_index` (the compile aside), then
-   `KbStore.activate` (the swap); RSS (current, not peak) before and after.
+2. Activate it step by step (read + parse the file, `build_index` — the compile aside —, `KbStore.activate` — the
+   swap) and, as the agent does it, as a signed bundle file through `KbActivator.offer` (verify the signature and
+   hashes, parse, compile with the collector paused, persist as last-good, swap); RSS (current, not peak).
 3. Engine `check()` p50/p99 for the bench's 10- and 50-line encounters on that KB (`engine_bench`).
-4. Reload under load: the 10-line check runs back to back on `store.current` while another thread reads, compiles
-   and activates a second copy of the bundle; p50/p99 of those checks beside the same loop without a reload.
+4. Reload under load: the 10-line check runs back to back on `store.current` while another thread offers the next
+   revision of the bundle (signed) to the activator; p50/p99 of those checks beside the same loop without a reload.
 
 `python -m bench.kb_reload [--points N]` runs it alone; `python -m bench` runs it last (`--no-reload` skips it).
 """
@@ -23,11 +24,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
 from fundguard.agent.config import DEFAULT_CHECK_BUDGET_MS
 from fundguard.agent.engine import CompiledKB, build_index, check
 from fundguard.agent.intake import parse_request
+from fundguard.agent.kb.activation import KbActivator
 from fundguard.agent.kb.store import KbStore, read_bundle
-from fundguard.knowledge_base.importer import write_bundle
+from fundguard.knowledge_base.bundle import build_full, sign
+from fundguard.knowledge_base.importer import bundle_bytes, write_bundle
 
 from .encounters import SERVICE_DATE, BenchEncounter, build_encounters
 from .engine_bench import EngineRun, bench_engine
@@ -59,17 +65,12 @@ class UnderLoad:
 
     steady: Timing
     during: Timing
-    phases_ms: tuple[float, float, float]  # read + parse, compile, swap of the second copy, under the check load
+    reload_ms: float  # KbActivator.offer of the next revision, in its thread, under the check load
     on_old: int  # checks that ran on the KB active before the swap
     on_new: int  # ... and on the one swapped in
     failed: int  # checks that raised (should be none)
     over_1ms: int  # checks during the reload that took more than 1 ms
     over_budget: int  # ... more than the agent's default check budget (CHECK_UNAVAILABLE on the wire)
-
-    @property
-    def reload_ms(self) -> float:
-        """Read + parse + compile + swap of the second copy, in its thread, under the check load."""
-        return sum(self.phases_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,7 @@ class ReloadFigures:
     compile_ms: float
     compile_gc_paused_ms: float  # the same compile with the cyclic GC paused (informative)
     swap_ms: float
+    agent_activate_ms: float  # KbActivator.offer of the signed bundle file: what the agent pays
     rss_before_mib: float
     rss_after_mib: float
     engine: tuple[EngineRun, ...]
@@ -108,7 +110,21 @@ def _compile_gc_paused(path: Path) -> float:
         gc.enable()
 
 
-def _under_load(store: KbStore, path: Path, encounter: BenchEncounter, steady_n: int) -> UnderLoad:
+def _signed_revisions(path: Path) -> tuple[dict[str, Ed25519PublicKey], bytes, bytes]:
+    """A bench signing key, and the bundle at `path` signed at revision +1 and +2 (both newer than the one active)."""
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    doc = read_bundle(path)
+    out = []
+    for _ in range(2):
+        doc["revision"] = int(doc["revision"]) + 1
+        out.append(sign(build_full(bundle_bytes(doc)), pem, "bench"))
+    return {"bench": key.public_key()}, out[0], out[1]
+
+
+def _under_load(
+    activator: KbActivator, store: KbStore, signed: bytes, encounter: BenchEncounter, steady_n: int
+) -> UnderLoad:
     parsed = parse_request(encounter.request)
     request, day = parsed.request, parsed.service_date or SERVICE_DATE
     clock = time.perf_counter_ns
@@ -126,12 +142,7 @@ def _under_load(store: KbStore, path: Path, encounter: BenchEncounter, steady_n:
     def reload() -> None:
         try:
             stamps.append(clock())
-            doc = read_bundle(path)
-            stamps.append(clock())
-            kb = build_index(doc)
-            del doc
-            stamps.append(clock())
-            store.activate(kb, f"{path} (second copy)")
+            activator.offer(signed, "bench (next revision)")
             stamps.append(clock())
         finally:
             done.set()
@@ -152,12 +163,11 @@ def _under_load(store: KbStore, path: Path, encounter: BenchEncounter, steady_n:
         seen.append(kb)
     worker.join()
     on_old = sum(1 for kb in seen if kb is old)
-    phases = (_ms(stamps[0], stamps[1]), _ms(stamps[1], stamps[2]), _ms(stamps[2], stamps[3]))
     budget_ns = DEFAULT_CHECK_BUDGET_MS * 1_000_000
     return UnderLoad(
         steady=summarize(steady),
         during=summarize(during),
-        phases_ms=phases,
+        reload_ms=_ms(stamps[0], stamps[1]),
         on_old=on_old,
         on_new=len(seen) - on_old,
         failed=failed,
@@ -191,10 +201,17 @@ def measure(
         t4 = time.perf_counter_ns()
         rss_after = current_rss_mib()
         gc_paused = _compile_gc_paused(path)
+        trusted, first, second = _signed_revisions(path)
+        gc.collect()
+        activator = KbActivator(store, trusted, Path(tmp) / "state")
+        t5 = time.perf_counter_ns()
+        activator.offer(first, "bench")
+        agent_ms = _ms(t5, time.perf_counter_ns())
+        kb = store.current
         gc.collect()
         ten, fifty = build_encounters(kb)
         engine = tuple(bench_engine(kb, enc, n, warmup) for enc, n in ((ten, iterations), (fifty, iterations_50)))
-        under_load = _under_load(store, path, ten, iterations)
+        under_load = _under_load(activator, store, second, ten, iterations)
         file_mib = path.stat().st_size / 2**20
     return ReloadFigures(
         points=len(kb.points),
@@ -206,6 +223,7 @@ def measure(
         compile_ms=_ms(t1, t2),
         compile_gc_paused_ms=gc_paused,
         swap_ms=_ms(t3, t4),
+        agent_activate_ms=agent_ms,
         rss_before_mib=rss_before,
         rss_after_mib=rss_after,
         engine=engine,
@@ -226,6 +244,10 @@ def print_figures(f: ReloadFigures) -> dict[str, object]:
         f"(KbStore.activate) {f.swap_ms:.0f} ms = {f.activate_ms:.0f} ms (target <= {ACTIVATE_TARGET_MS:.0f})"
     )
     print(f"  compile with the cyclic GC paused: {f.compile_gc_paused_ms:.0f} ms (informative)")
+    print(
+        f"  activate as the agent does (KbActivator.offer of the signed file: verify, parse, compile, persist, swap): "
+        f"{f.agent_activate_ms:.0f} ms (target <= {ACTIVATE_TARGET_MS:.0f})"
+    )
     print(f"  RSS before {f.rss_before_mib:.0f} MiB, after activation {f.rss_after_mib:.0f} MiB")
     print(f"\nengine check() on the {f.points:,}-point KB")
     print(f"  {'':<40} {'p50 µs':>9} {'p99 µs':>9} {'mean µs':>9} {'n':>8}")
@@ -238,9 +260,8 @@ def print_figures(f: ReloadFigures) -> dict[str, object]:
     print("\ncheck() (10 lines) back to back while a second copy is read, compiled and activated in another thread")
     print(_row("no reload", u.steady))
     print(_row("during the reload", u.during))
-    parse, compile_, swap = u.phases_ms
     print(
-        f"  reload under load {u.reload_ms:.0f} ms (read+parse {parse:.0f}, compile {compile_:.0f}, swap {swap:.0f}); "
+        f"  reload under load (KbActivator.offer, next revision) {u.reload_ms:.0f} ms; "
         f"checks on the old KB {u.on_old}, on the new {u.on_new}, failed {u.failed}"
     )
     print(
@@ -258,6 +279,7 @@ def print_figures(f: ReloadFigures) -> dict[str, object]:
         "compile_gc_paused_ms": round(f.compile_gc_paused_ms, 1),
         "swap_ms": round(f.swap_ms, 1),
         "activate_ms": round(f.activate_ms, 1),
+        "agent_activate_ms": round(f.agent_activate_ms, 1),
         "rss_before_mib": round(f.rss_before_mib, 1),
         "rss_after_mib": round(f.rss_after_mib, 1),
         "engine": {
@@ -267,9 +289,6 @@ def print_figures(f: ReloadFigures) -> dict[str, object]:
             "steady": u.steady.as_dict(),
             "during_reload": u.during.as_dict(),
             "reload_ms": round(u.reload_ms, 1),
-            "reload_read_parse_ms": round(u.phases_ms[0], 1),
-            "reload_compile_ms": round(u.phases_ms[1], 1),
-            "reload_swap_ms": round(u.phases_ms[2], 1),
             "over_1ms": u.over_1ms,
             "over_budget": u.over_budget,
             "budget_ms": DEFAULT_CHECK_BUDGET_MS,

@@ -182,8 +182,8 @@ def test_unreadable_file_exits_2(tmp_path: Path, kb: Path) -> None:
     ("content", "message"),
     [
         (None, "knowledge base not found: {path}"),
-        (b"{not json", "knowledge base {path} is not valid: not JSON (Expecting property name enclosed in "
-         "double quotes at line 1)"),
+        (b"{not json", "knowledge base {path} is not valid: not JSON (unexpected character, expected a string key "
+         "at line 1)"),
         (json.dumps({"format": "other"}).encode(), "knowledge base {path} is not valid: format: expected "
          "'fundguard-kb-bundle'"),
     ],

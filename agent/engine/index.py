@@ -104,18 +104,29 @@ class CompiledKB:
 
 
 def _req(obj: Mapping[str, Any], key: str, where: str) -> Any:
-    if not isinstance(obj, Mapping) or key not in obj:
-        raise KbInvalid("missing", f"{where}.{key}" if where else key)
-    return obj[key]
+    if type(obj) is dict:  # the parsed JSON: skip the (slow, per-point) Mapping ABC check
+        if key in obj:
+            return obj[key]
+    elif isinstance(obj, Mapping) and key in obj:
+        return obj[key]
+    raise KbInvalid("missing", f"{where}.{key}" if where else key)
 
 
-def _date(value: Any, where: str) -> date | None:
+def _date(value: Any, where: str, seen: dict[Any, date | None]) -> date | None:
+    """A point's date bound; `seen` memoises the few distinct dates of a bundle (100k points, a few dozen dates)."""
+    try:
+        return seen[value]
+    except (KeyError, TypeError):
+        pass
     if value in (None, ""):
         return None
     try:
-        return date.fromisoformat(str(value)[:10])
+        day = date.fromisoformat(str(value)[:10])
     except ValueError as exc:
         raise KbInvalid(f"not a date: {value!r}", where) from exc
+    if isinstance(value, str):
+        seen[value] = day
+    return day
 
 
 def merge_parameters(raw: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -204,7 +215,8 @@ def build_index(bundle: Mapping[str, Any], parameter_overrides: Mapping[str, Any
         raise KbInvalid("must be a list", "points")
 
     points: dict[str, CompiledPoint] = {}
-    by_code: dict[str, list[CompiledPoint]] = {}
+    by_code: dict[str, tuple[CompiledPoint, ...]] = {}
+    days: dict[Any, date | None] = {None: None, "": None}
     for i, rp in enumerate(raw_points):
         where = f"points[{i}]"
         rule_class = str(_req(rp, "rule_class", where))
@@ -215,22 +227,24 @@ def build_index(bundle: Mapping[str, Any], parameter_overrides: Mapping[str, Any
         if not isinstance(codes, list) or not codes:
             raise KbInvalid("must be a non-empty list", f"{where}.codes")
         family = FAMILIES[rule.family]
+        code_tuple = tuple(map(str, codes))
         point = CompiledPoint(
             kp_id=str(_req(rp, "kp_id", where)),
             rule=rule,
             family=rule.family,
             item_name=str(rp.get("item_name") or ""),
             constraint=str(rp.get("constraint") or ""),
-            codes=tuple(str(c) for c in codes),
-            valid_from=_date(rp.get("valid_from"), f"{where}.valid_from"),
-            valid_to=_date(rp.get("valid_to"), f"{where}.valid_to"),
+            codes=code_tuple,
+            valid_from=_date(rp.get("valid_from"), f"{where}.valid_from", days),
+            valid_to=_date(rp.get("valid_to"), f"{where}.valid_to", days),
             params=family.compile_params(rp.get("params") or {}, params, f"{where}.params"),
-            code_set=frozenset(str(c) for c in codes),
+            code_set=frozenset(code_tuple),
             always=not rp.get("valid_from") and not rp.get("valid_to"),
         )
         points[point.kp_id] = point
-        for code in dict.fromkeys(point.codes):
-            by_code.setdefault(code, []).append(point)
+        for code in point.code_set if len(point.code_set) != len(code_tuple) else code_tuple:
+            known = by_code.get(code)
+            by_code[code] = (point,) if known is None else (*known, point)
 
     not_compiled = bundle.get("not_compiled") or []
     return CompiledKB(
@@ -240,6 +254,6 @@ def build_index(bundle: Mapping[str, Any], parameter_overrides: Mapping[str, Any
         params=params,
         rules=rules,
         points=points,
-        by_code={code: tuple(pts) for code, pts in by_code.items()},
+        by_code=by_code,
         not_compiled=len(not_compiled) if isinstance(not_compiled, list) else 0,
     )

@@ -124,18 +124,19 @@ class KbActivator:
         with self._lock, collector_paused():  # parsing and compiling allocate millions of long-lived objects
             try:
                 verified = verify(data, self._trusted)
+                raw: bytes | None = None
                 if verified.kind == "delta":
                     if self._doc is None:
                         raise BundleRejected("a delta needs a running full bundle")
                     doc = apply_delta(dict(self._doc), verified)
                 else:
-                    doc = verified.payload
+                    doc, raw = verified.payload, verified.document or None
                 running = int(self._store.current.revision) if self._store.loaded else 0
                 new = int(doc["revision"])
                 if new <= running:
                     word = "already running" if new == running else "older than the running revision"
                     raise BundleRejected(f"revision {new} is {word} ({running}): a KB is never downgraded")
-                self._install(doc, source, persist=True)
+                self._install(doc, source, persist=True, raw=raw)
             except BundleRejected as exc:
                 self._reject(exc.reason, source)
                 raise
@@ -145,12 +146,13 @@ class KbActivator:
                 raise BundleRejected(reason) from exc
             return self._store.current.revision
 
-    def _install(self, doc: Mapping[str, Any], source: str, *, persist: bool) -> CompiledKB:
+    def _install(self, doc: Mapping[str, Any], source: str, *, persist: bool, raw: bytes | None = None) -> CompiledKB:
+        """Compile `doc` aside, persist it as last-good (`raw`: its bytes as signed, else serialised), swap it in."""
         started = time.perf_counter()
         with collector_paused():  # (nested in offer's: harmless)
             kb = build_index(doc, self._store.parameter_overrides)  # aside: the running KB serves meanwhile
         if persist:
-            data = _canonical(doc)
+            data = raw if raw is not None else _canonical(doc)
             _write_atomically(self._dir / LAST_GOOD_FILE, data)
             meta = {"revision": kb.revision, "sha256": hashlib.sha256(data).hexdigest(), "source": source}
             _write_atomically(self._dir / _META_FILE, json.dumps(meta).encode())

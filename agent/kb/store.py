@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from fundguard.agent.engine import CompiledKB, KbInvalid, KbUnavailable, build_index
 
 __all__ = ["KbStore", "collector_paused", "load_bundle_file", "read_bundle"]
@@ -22,8 +24,8 @@ __all__ = ["KbStore", "collector_paused", "load_bundle_file", "read_bundle"]
 def read_bundle(path: Path) -> dict[str, Any]:
     """Read a bundle JSON file; raises KbInvalid (not UTF-8 JSON, not an object) or OSError (unreadable)."""
     try:
-        bundle = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+        bundle = orjson.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:  # orjson's error is a json.JSONDecodeError
         raise KbInvalid(f"not JSON ({exc.msg} at line {exc.lineno})", str(path)) from exc
     except UnicodeDecodeError as exc:
         raise KbInvalid(f"not UTF-8 text ({exc.reason} at byte {exc.start})", str(path)) from exc

@@ -13,6 +13,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
+
 from .errors import BundleRejected
 
 __all__ = [
@@ -48,12 +50,14 @@ def document_sha256(doc: Mapping[str, Any]) -> str:
 def parse_object(raw: bytes, name: str) -> dict[str, Any]:
     """`raw` as a JSON object; BundleRejected naming `name` when it is not UTF-8 JSON or not an object."""
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        doc = orjson.loads(raw.decode("utf-8"))  # a 100k-point bundle: ~2x faster than json, less time holding the GIL
     except UnicodeDecodeError as exc:
         raise BundleRejected(f"{name}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
+    except json.JSONDecodeError as exc:  # orjson's errors are json.JSONDecodeError too
+        if "depth limit" in exc.msg:
+            raise BundleRejected(f"{name}: nested too deeply") from None
         raise BundleRejected(f"{name}: not JSON ({exc.msg} at line {exc.lineno})") from None
-    except RecursionError:
+    except RecursionError:  # json's; orjson reports its depth limit as a JSONDecodeError
         raise BundleRejected(f"{name}: nested too deeply") from None
     if not isinstance(doc, dict):
         raise BundleRejected(f"{name}: not a JSON object")

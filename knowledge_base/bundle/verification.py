@@ -45,6 +45,7 @@ class VerifiedBundle:
     revision: int
     base_revision: int | None
     payload: dict[str, Any]
+    document: bytes = b""  # the payload member's bytes as signed (bundle.json or delta.json)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,8 @@ def verify(fgkb: bytes, trusted: Mapping[str, Ed25519PublicKey]) -> VerifiedBund
     if manifest.key_id != signature.key_id:
         raise BundleRejected(f"manifest.json names key {manifest.key_id!r} but the signature key {signature.key_id!r}")
     payload = _contents(members, manifest)
-    return VerifiedBundle(manifest, manifest.kind, manifest.revision, manifest.base_revision, payload)
+    document = members[manifest.payload_member]
+    return VerifiedBundle(manifest, manifest.kind, manifest.revision, manifest.base_revision, payload, document)
 
 
 def open_unverified(fgkb: bytes) -> OpenedBundle:
