@@ -44,7 +44,8 @@ LEFT JOIN products AS p ON p.product_key = q.pk
 LEFT JOIN opened AS o ON o.key = q.k
 LEFT JOIN sales AS s ON s.key = q.k AND s.returned_at IS NULL
 """
-_NOCODE_SQL = "SELECT units_left FROM nocode WHERE hilist_code = ?"
+_NOCODE_SQL = "SELECT hilist_code, units_left FROM nocode WHERE hilist_code IN ({marks})"
+_NOCODE_BATCH = 200  # drugs per statement (well under SQLite's variable limit)
 _OWN_NOCODE_SQL = (
     "SELECT rx_id, hilist_code, nocode_units FROM dispenses WHERE mdtrt_id = ? AND returned_at IS NULL"
     " AND nocode_units != '0'"
@@ -135,7 +136,7 @@ class TraceLedger:
             # only a drug that may need a code can draw the 无码库 (services, materials: no query on the hot path)
             if not scanned and code.startswith(policy.required_prefixes) and code not in policy.exempt_codes:
                 drugs.setdefault(code, set()).add(line.rx_id)
-        snapshot = len(rx_ids) + len(drugs) > 1  # one statement is a snapshot by itself
+        snapshot = len(rx_ids) + (1 if drugs else 0) > 1  # one statement is a snapshot by itself
         if snapshot:
             db.execute("BEGIN")
         try:
@@ -178,11 +179,13 @@ class TraceLedger:
 
     @staticmethod
     def _nocode_left(db: sqlite3.Connection, mdtrt_id: str, drugs: dict[str, set[str]]) -> dict[str, Decimal]:
+        codes = list(drugs)
         left: dict[str, Decimal] = {}
-        for hilist_code in drugs:
-            row = db.execute(_NOCODE_SQL, (hilist_code,)).fetchone()
-            if row is not None:
-                left[hilist_code] = Decimal(row[0])
+        for start in range(0, len(codes), _NOCODE_BATCH):  # one statement for a request's drugs, not one per line
+            batch = codes[start : start + _NOCODE_BATCH]
+            sql = _NOCODE_SQL.format(marks=",".join("?" * len(batch)))
+            for hilist_code, units_left in db.execute(sql, batch):
+                left[hilist_code] = Decimal(units_left)
         if left:
             for rx_id, hilist_code, units in db.execute(_OWN_NOCODE_SQL, (mdtrt_id,)).fetchall():
                 if hilist_code in left and rx_id in drugs[hilist_code]:
