@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -98,7 +98,9 @@ def generate_codes(count: int, products: list[GenProduct], seed: int = DEFAULT_S
         nb = len(gp.batches)
         for i, serial in enumerate(serials):
             batch, expiry = gp.batches[i * nb // k]
-            yield InboundRecord(prefix + serial, key, batch, expiry)
+            record = InboundRecord(prefix + serial, key, batch, expiry)
+            # a GS1 box is received as scanned (as `fundguard trace import` of a scan list records it)
+            yield replace(record, scan=scan_form(record), scan_expiry=expiry, scan_batch=batch) if gp.gs1 else record
 
 
 def scan_form(record: InboundRecord) -> str:

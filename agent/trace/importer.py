@@ -126,9 +126,11 @@ def inbound_record(fields: Mapping[str, str]) -> InboundRecord:
     if code.expiry and expiry and expiry != code.expiry:
         raise ValueError(f"expy_end: {expiry} but the code carries expiry (AI 17) {code.expiry}")
     hilist_code = fields.get("hilist_code", "")
+    scan = code.raw if code.raw != code.key else ""  # a GS1 scan: remembered, so checks need not parse it again
     return InboundRecord(
-        code.key, code.product_key, batch or code.batch, expiry or code.expiry, hilist_code, _pack_units(fields)
-    )
+        code.key, code.product_key, batch or code.batch, expiry or code.expiry, hilist_code, _pack_units(fields),
+        scan, code.expiry, code.batch,
+    )  # fmt: skip
 
 
 def catalogue_product(fields: Mapping[str, str]) -> Product:

@@ -82,6 +82,15 @@ CREATE TABLE IF NOT EXISTS opened (
     units_used TEXT NOT NULL
 ) WITHOUT ROWID;
 
+-- GS1 codes as scanned at import ("(01)…(17)…(10)…(21)…", or with GS separators) → their parse: the check path looks
+-- a known scan up here (one probe) instead of parsing it again (biip: ~55 µs a code).
+CREATE TABLE IF NOT EXISTS scans (
+    raw TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    product_key TEXT NOT NULL,
+    expiry TEXT,                    -- the code's own AI 17
+    batch TEXT NOT NULL DEFAULT ''  -- the code's own AI 10
+) WITHOUT ROWID;
 -- 无码库: stock bought before 2025-07-01 without codes, per national drug code, in the lines' dispensing unit.
 CREATE TABLE IF NOT EXISTS nocode (
     hilist_code TEXT PRIMARY KEY,

@@ -43,6 +43,9 @@ class InboundRecord:
     expiry: date | None = None
     hilist_code: str = ""
     pack_units: int | None = None
+    scan: str = ""  # a GS1 code as scanned (its key is not the scan): remembered so checks need not parse it again
+    scan_expiry: date | None = None  # the scanned code's own AI 17 (may differ from the inbound record's expiry)
+    scan_batch: str = ""  # ... and AI 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +159,10 @@ def import_inbound(db: sqlite3.Connection, rows: Sequence[InboundRecord], source
         if new_codes:
             import_id = _import_id(db, source, at)
             db.executemany("INSERT INTO inbound VALUES (?, ?, ?, ?, ?)", [(*c, import_id) for c in new_codes])
+        scans = [(r.scan, r.key, r.product_key, r.scan_expiry.isoformat() if r.scan_expiry else None, r.scan_batch)
+                 for r in rows if r.scan]  # fmt: skip
+        if scans:  # also for codes already in stock: a new scan form of a known box
+            db.executemany("INSERT OR IGNORE INTO scans VALUES (?, ?, ?, ?, ?)", scans)
         db.executemany(
             "INSERT INTO products VALUES (?, ?, ?, ?)"
             " ON CONFLICT (product_key) DO UPDATE SET pack_units = excluded.pack_units",

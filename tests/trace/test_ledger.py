@@ -182,3 +182,19 @@ def test_closed_ledger_refuses_new_connections(tmp_path: Path) -> None:
     t.join()
     assert 1 == len(errors)
     assert "closed" in str(errors[0])
+
+
+def test_a_gs1_scan_received_before_is_not_parsed_again(tmp_path: Path) -> None:
+    """An inbound GS1 scan is remembered: its check reads the parse back from the ledger (biip is not called), with
+    the same facts as a fresh parse."""
+    from unittest import mock
+
+    from fundguard.agent.trace import importer
+
+    ledger = TraceLedger(tmp_path / "scans.sqlite3")
+    record = importer.inbound_record({"drug_trac_codg": GS1, "expy_end": ""})
+    ledger.import_inbound([record], "scan-list", AT)
+    fresh = ledger.facts_for(request("E9", line("1", IMPORTED, 1, (GS1,))), POLICY).codes[GS1]
+    with mock.patch("fundguard.agent.trace.ledger.parse_code", side_effect=AssertionError("parsed again")):
+        remembered = ledger.facts_for(request("E9", line("1", IMPORTED, 1, (GS1,))), POLICY).codes[GS1]
+    assert (fresh, "gs1", GS1_KEY, True) == (remembered, remembered.kind, remembered.key, remembered.in_stock)

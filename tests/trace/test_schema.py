@@ -17,7 +17,7 @@ def test_connection_settings_and_schema(tmp_path: Path) -> None:
     assert -CACHE_KIB == db.execute("PRAGMA cache_size").fetchone()[0]
     assert SCHEMA_VERSION == db.execute("PRAGMA user_version").fetchone()[0]
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"products", "imports", "inbound", "dispenses", "sales", "opened", "nocode"} == tables
+    assert {"products", "imports", "inbound", "dispenses", "sales", "opened", "nocode", "scans"} == tables
     db.close()
 
 
