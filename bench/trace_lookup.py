@@ -29,8 +29,9 @@ from typing import Any
 from fundguard.agent.engine import build_index
 from fundguard.agent.engine.model import CheckRequest, Encounter, OrderLine, Patient
 from fundguard.agent.engine.trace_model import TracePolicy
-from fundguard.agent.trace.generate import DEFAULT_PRODUCTS, DEFAULT_SEED, generate_products, load_ledger
+from fundguard.agent.trace.generate import DEFAULT_PRODUCTS, DEFAULT_SEED, generate_products, load_ledger, scan_form
 from fundguard.agent.trace.ledger import _FACTS_SQL, TraceLedger
+from fundguard.agent.trace.stock import InboundRecord
 from fundguard.knowledge_base import default_bundle_path
 
 from .stats import Timing, peak_rss_mib, summarize
@@ -89,11 +90,13 @@ def _sample_codes(ledger: TraceLedger, n: int) -> list[str]:
     while len(out) < n:
         key = rng.choice(products)
         point = f"{key}{rng.randrange(10**13):013d}" if len(key) == 7 else f"01{key}21{rng.randrange(10**10):010d}"
-        row = db.execute("SELECT key FROM inbound WHERE key >= ? LIMIT 1", (point,)).fetchone()
+        row = db.execute("SELECT key, batch, expiry FROM inbound WHERE key >= ? LIMIT 1", (point,)).fetchone()
         if row is None:
             continue
-        k = row[0]
-        out.append(k if len(k) == 20 else f"(01){k[2:16]}(21){k[18:]}")
+        k, batch, expiry = row
+        # a GS1 box as the scanner reads it (the form it was received in: the ledger remembers that scan)
+        day = date.fromisoformat(expiry) if expiry else None
+        out.append(k if len(k) == 20 else scan_form(InboundRecord(k, k[2:16], batch, day)))
     return out
 
 
