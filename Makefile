@@ -29,7 +29,7 @@ lint: install-test
 	$(BIN)/ruff check agent adapters knowledge_base central installer bench tests scripts setup.py
 	$(BIN)/python scripts/dev_tree.py build/typecheck --no-pth
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml \
-		-p fundguard.agent -p fundguard.adapters -p fundguard.knowledge_base
+		-p fundguard.agent -p fundguard.adapters -p fundguard.knowledge_base -p fundguard.central
 
 ## make bench: engine p50/p99 (10 and 50 lines) and gRPC Check vs a bare echo service
 bench: install-test

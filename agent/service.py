@@ -19,11 +19,20 @@ from typing import Protocol
 from fundguard.agent.codes import CodeMap
 from fundguard.agent.engine import CheckResult, check
 from fundguard.agent.engine.model import CheckRequest
+from fundguard.agent.engine.practitioner_model import PractitionerFacts
 from fundguard.agent.engine.trace_model import TraceFacts, TracePolicy
 from fundguard.agent.intake import ParsedRequest
 from fundguard.agent.kb import KbStore
 
-__all__ = ["CheckOutcome", "CheckService", "TraceSource", "default_service_date"]
+__all__ = ["CheckOutcome", "CheckService", "PractitionerSource", "TraceSource", "default_service_date"]
+
+
+class PractitionerSource(Protocol):
+    """Where the check gets the practitioners' 医保支付资格 statuses (the status cache fed by the central)."""
+
+    def facts(self, check_code_format: bool = False) -> PractitionerFacts:
+        """A snapshot of the statuses (cheap: no copy per check)."""
+        ...
 
 
 class TraceSource(Protocol):
@@ -73,7 +82,9 @@ class CheckService:
     every result (the issued-alert register, the alert stream); they must be quick and must not raise. `suppress`
     may drop alerts before anyone sees them (alert-fatigue control). `on_unavailable` are told (request, reason, KB
     revision) when a transport gave up on a check (past its budget or the caller's deadline). With `trace` (the
-    trace ledger) the drug traceability codes are judged too, under `trace_policy`."""
+    trace ledger) the drug traceability codes are judged too, under `trace_policy`; with `practitioners` (the
+    status cache) orders by a suspended or terminated practitioner are blocked, and with `check_practitioner_codes`
+    a doctor code that is not the national 13-character one gets an info alert."""
 
     def __init__(
         self,
@@ -87,6 +98,8 @@ class CheckService:
         on_unavailable: Sequence[Callable[[ParsedRequest, str, str], None]] = (),
         trace: TraceSource | None = None,
         trace_policy: TracePolicy | None = None,
+        practitioners: PractitionerSource | None = None,
+        check_practitioner_codes: bool = False,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -97,6 +110,8 @@ class CheckService:
         self._on_unavailable = tuple(on_unavailable)
         self._trace = trace
         self._trace_policy = trace_policy if trace_policy is not None else TracePolicy()
+        self._practitioners = practitioners
+        self._check_practitioner_codes = check_practitioner_codes
 
     @property
     def store(self) -> KbStore:
@@ -111,8 +126,9 @@ class CheckService:
             request = self._codes.resolve(request)  # hospital codes → national codes (unmapped ones stay "")
         service_date = parsed.service_date or default_service_date(request, self._clock().date())
         facts = self._trace.facts_for(request, self._trace_policy) if self._trace is not None else None
+        doctors = None if self._practitioners is None else self._practitioners.facts(self._check_practitioner_codes)
         started = time.perf_counter_ns()
-        result = check(request, kb, service_date, self._new_id(), trace=facts)
+        result = check(request, kb, service_date, self._new_id(), trace=facts, practitioners=doctors)
         micros = (time.perf_counter_ns() - started) // 1000
         if self._suppress is not None:  # alert fatigue: drop what a clinician already decided, lines unchanged
             result = self._suppress(parsed, result)

@@ -1,9 +1,12 @@
-"""The only entry point of the pure check engine: `check(request, kb, service_date, judgement_id, trace=...)`.
+"""The only entry point of the pure check engine: `check(request, kb, service_date, judgement_id, trace=...,
+practitioners=...)`.
 
 For each current order line it looks the national code up in the compiled KB, keeps the points in force on the
 line's date, hands them to their rule family and turns the families' findings into alerts. With a traceability
-snapshot (`trace`, taken from the ledger by the edge) the `trace` rules judge the lines' drug codes too. No I/O, no
-clock: the date of service, the judgement id and the ledger's facts come in as arguments.
+snapshot (`trace`, taken from the ledger by the edge) the `trace` rules judge the lines' drug codes too; with the
+practitioners' 医保支付资格 statuses (`practitioners`, from the agent's status cache) the `practitioner` rules judge
+who ordered each line. No I/O, no clock: the date of service, the judgement id and the snapshots come in as
+arguments.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from . import trace_rules
+from . import practitioner_rules, trace_rules
 from . import unmapped as unmapped_rule
 from .index import CompiledKB, CompiledPoint
 from .model import Alert, AlertLine, CheckRequest, CheckResult, OrderLine
+from .practitioner_model import PractitionerFacts
 from .rules import FAMILIES, Context, Finding
 from .trace_model import TraceFacts
 
@@ -25,10 +29,17 @@ ZERO_CENTS = Decimal("0.00")
 
 
 def check(
-    request: CheckRequest, kb: CompiledKB, service_date: date, judgement_id: str, *, trace: TraceFacts | None = None
+    request: CheckRequest,
+    kb: CompiledKB,
+    service_date: date,
+    judgement_id: str,
+    *,
+    trace: TraceFacts | None = None,
+    practitioners: PractitionerFacts | None = None,
 ) -> CheckResult:
     """Judge `request` against `kb` as of `service_date`; alerts are ordered deterministically. With `trace`, the
-    lines' traceability codes are judged against that ledger snapshot as well (None: no code checks at all)."""
+    lines' traceability codes are judged against that ledger snapshot as well (None: no code checks at all); with
+    `practitioners`, the lines' doctors against their payment-qualification statuses (None: no such checks)."""
     ctx = Context(request, kb, service_date)
     by_family: dict[str, list[tuple[OrderLine, CompiledPoint]]] = {}
     by_code = kb.by_code
@@ -54,6 +65,8 @@ def check(
         findings.extend(FAMILIES[family_name].check(ctx, hits))
     if trace is not None:
         findings.extend(trace_rules.findings(ctx, trace))
+    if practitioners is not None:
+        findings.extend(practitioner_rules.findings(ctx, practitioners))
     findings.sort(key=_order_key)
     mdtrt_id = request.encounter.mdtrt_id
     alerts = tuple([_to_alert(f, f"{judgement_id}-{n:03d}", mdtrt_id) for n, f in enumerate(findings, 1)])

@@ -1,6 +1,6 @@
-"""Alert cards: every rule class of the default KB (and the built-in unmapped-code and traceability-code rules)
-renders in zh-CN and en from real engine alerts; summary cutting, locale fallback, the detail layout and the text
-data's own checks."""
+"""Alert cards: every rule class of the default KB (and the built-in unmapped-code, traceability-code and
+practitioner rules) renders in zh-CN and en from real engine alerts; summary cutting, locale fallback, the detail
+layout and the text data's own checks."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ from fundguard.agent.alerts._texts import TEXTS, parse_texts
 from fundguard.agent.alerts.cards import REASON_CLASSES
 from fundguard.agent.engine import CompiledKB, check
 from fundguard.agent.engine.model import Alert, AlertLine, CheckRequest, Encounter, OrderLine, Patient, WorkflowImpact
+from fundguard.agent.engine.practitioner_model import PractitionerFacts, Qualification
+from fundguard.agent.engine.practitioner_rules import CODE_CLASS as PRACT_CODE_CLASS
+from fundguard.agent.engine.practitioner_rules import SUSPENDED_CLASS as PRACT_CLASS
 from fundguard.agent.engine.trace_model import CodeFacts, TraceFacts
 from fundguard.agent.engine.trace_rules import RULE_CLASS as TRACE_CLASS
 from fundguard.agent.engine.unmapped import RULE as UNMAPPED
@@ -27,7 +30,8 @@ from fundguard.knowledge_base import default_bundle_path
 from tests.engine.rules.casefile import CASES_DIR, DEFAULT_SERVICE_DATE
 
 KB_CLASSES = sorted({r["rule_class"] for r in json.loads(default_bundle_path().read_text(encoding="utf-8"))["rules"]})
-ALL_CLASSES = [*KB_CLASSES, UNMAPPED.rule_class, TRACE_CLASS]
+BUILT_IN_CLASSES = [UNMAPPED.rule_class, TRACE_CLASS, PRACT_CLASS, PRACT_CODE_CLASS]
+ALL_CLASSES = [*KB_CLASSES, *BUILT_IN_CLASSES]
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 SEV = {"zh-CN": {"1": "明确违规", "2": "高度可疑", "3": "轻度可疑"},
        "en": {"1": "clear violation", "2": "highly suspicious", "3": "mildly suspicious"}}  # fmt: skip
@@ -46,7 +50,20 @@ def _cases() -> list[dict[str, Any]]:
 def real_alert(kb: CompiledKB, rule_class: str, locale: str) -> Alert:
     """An engine alert of `rule_class` with its text in `locale`: from the first engine case expecting that class,
     or, for the unmapped-code rule, from a line with a hospital code only; for the traceability-code rules, from a
-    box code already sold to another encounter."""
+    box code already sold to another encounter; for the practitioner rules, from an order by a suspended doctor with
+    a HIS-local code."""
+    if rule_class in (PRACT_CLASS, PRACT_CODE_CLASS):
+        line = OrderLine("9", "XA11DAW036A001010104127", Decimal(1), Decimal("3.5"), Decimal("3.5"),
+                         hilist_name="维生素B1片", drord_dr_codg="ys01")  # fmt: skip
+        request = CheckRequest(
+            "1", Patient("P1", "1", date(1960, 1, 1)), Encounter("E1", orders=(line,)), locale=locale
+        )
+        facts = PractitionerFacts({"ys01": Qualification("suspended", date(2026, 8, 1))}, check_code_format=True)
+        return next(
+            a
+            for a in check(request, kb, date(2026, 7, 1), "J", practitioners=facts).alerts
+            if a.rule_class == rule_class
+        )
     if rule_class == TRACE_CLASS:
         code = "83857930000879766660"
         line = OrderLine("9", "XA11DAW036A001010104127", Decimal(1), Decimal("3.5"), Decimal("3.5"),
@@ -95,8 +112,10 @@ def _alert(text: str = "限二级及以上医疗机构使用。", **kw: Any) -> 
 
 
 def test_the_walk_covers_the_21_classes_of_the_default_kb_and_the_built_in_rules() -> None:
-    """The classes walked below are the default KB's 21 plus 医保目录编码未对照 and 药品追溯码."""
-    assert (21, ["医保目录编码未对照", "药品追溯码"]) == (len(KB_CLASSES), ALL_CLASSES[-2:])
+    """The classes walked below are the default KB's 21 plus 医保目录编码未对照, 药品追溯码, 医师医保支付资格 and
+    医保医师代码."""
+    built_in = ["医保目录编码未对照", "药品追溯码", "医师医保支付资格", "医保医师代码"]
+    assert (21, built_in) == (len(KB_CLASSES), ALL_CLASSES[-4:])
 
 
 @pytest.mark.parametrize("rule_class", ALL_CLASSES)
