@@ -28,6 +28,8 @@ from fundguard.agent.feedback import DecidedAlerts, DecisionStore, IssuedAlerts
 from fundguard.agent.kb import KbStore
 from fundguard.agent.kb.sources import open_kb
 from fundguard.agent.log import configure_logging
+from fundguard.agent.practitioners import CACHE_FILE as PRACTITIONERS_FILE
+from fundguard.agent.practitioners import StatusCache
 from fundguard.agent.service import CheckService
 from fundguard.agent.stream import AlertBus
 from fundguard.agent.trace.ledger import LEDGER_FILE, TraceLedger
@@ -41,6 +43,7 @@ from fundguard.agent.transport.http_national import national_routes
 from fundguard.agent.transport.http_server import HttpListener, RouteSetup
 from fundguard.agent.transport.listener import Listener
 from fundguard.agent.transport.mllp_server import MllpListener
+from fundguard.agent.uplink.wiring import OpenedUplink, open_uplink
 
 __all__ = ["DECISIONS_FILE", "Agent", "StartupError", "build_agent", "run", "run_serve"]
 
@@ -73,6 +76,8 @@ class Agent:
     issued: IssuedAlerts
     listeners: tuple[Listener, ...] = ()
     trace: TraceLedger | None = None
+    uplink: OpenedUplink | None = None
+    practitioners: StatusCache | None = None
 
     @property
     def address(self) -> str:
@@ -110,6 +115,8 @@ class Agent:
         self.issued.close()
         if self.trace is not None:
             self.trace.close()
+        if self.uplink is not None:  # after the uploader stopped: what was not sent goes up at the next start
+            self.uplink.close()
 
 
 # A check allocates a few thousand short-lived, acyclic objects; with CPython's default gen-0 threshold (700) that
@@ -140,29 +147,44 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
             codes = load_code_map(settings.codes.map_file)
         except CodeMapError as exc:
             raise StartupError(str(exc)) from exc
+    cache = StatusCache(settings.data.dir / PRACTITIONERS_FILE)  # enforces offline what the central last said
     try:
         issued = IssuedAlerts(settings.data.dir / DECISIONS_FILE)
+        uplink = open_uplink(settings.uplink, settings.data.dir, issued.get, cache, clock)
         decided = DecidedAlerts()
-        decisions = DecisionStore(settings.data.dir / DECISIONS_FILE, issued, decided)
+        decisions = DecisionStore(settings.data.dir / DECISIONS_FILE, issued, decided,
+                                  on_stored=uplink.recorder.decisions if uplink else None)  # fmt: skip
     except (OSError, sqlite3.Error) as exc:
-        raise StartupError(f"cannot open the decision store in {settings.data.dir}: {exc}") from exc
+        raise StartupError(f"cannot open the agent's stores in {settings.data.dir}: {exc}") from exc
+    except ValueError as exc:  # uplink keys, certificates or secret
+        raise StartupError(str(exc)) from exc
     ledger = _trace_ledger(settings)
     bus = AlertBus()
+    recorder = uplink.recorder if uplink else None
     service = CheckService(
         store,
         clock=clock,
         codes=codes,
-        observers=(issued.record, bus.publish),
+        observers=(issued.record, bus.publish, *((recorder.check,) if recorder else ())),
         suppress=decided.suppress,
-        on_unavailable=(bus.publish_unavailable,),
+        on_unavailable=(bus.publish_unavailable, *((recorder.unavailable,) if recorder else ())),
         trace=ledger,
         trace_policy=settings.trace.policy,
+        practitioners=cache,
+        check_practitioner_codes=settings.practitioners.check_codes,
     )
-    listeners = (*_listeners(settings, service, decisions, clock, bus), *kb.listeners)
+    listeners = (
+        *(uplink.listeners if uplink else ()),  # stopped last of the listeners
+        *_listeners(settings, service, decisions, clock, bus),
+        *kb.listeners,
+    )
     health = AgentHealth()
     rpcs = None
     if ledger is not None:
-        rpcs = TraceRpcs(ledger, settings.trace.policy, clock, inpatient=lambda med_type: _inpatient(store, med_type))
+        rpcs = TraceRpcs(
+            ledger, settings.trace.policy, clock, inpatient=lambda med_type: _inpatient(store, med_type),
+            on_dispense=recorder.dispense if recorder else None, on_return=recorder.returned if recorder else None,
+        )  # fmt: skip
     try:
         server, port = create_server(
             service, settings.grpc, health, decisions=decisions, clock=clock, bus=bus, trace=rpcs,
@@ -173,8 +195,10 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
         issued.close()
         if ledger is not None:
             ledger.close()
+        if uplink is not None:
+            uplink.close()
         raise StartupError(str(exc)) from exc
-    return Agent(settings, store, service, server, port, health, decisions, issued, listeners, ledger)
+    return Agent(settings, store, service, server, port, health, decisions, issued, listeners, ledger, uplink, cache)
 
 
 def _trace_ledger(settings: Settings) -> TraceLedger | None:

@@ -9,6 +9,7 @@ frozen dataclasses, never the pydantic model. This is the only module that reads
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -36,8 +37,11 @@ __all__ = [
     "KbSettings",
     "LogSettings",
     "MllpSettings",
+    "PatientIdentity",
+    "PractitionerSettings",
     "Settings",
     "TraceSettings",
+    "UplinkSettings",
     "load_settings",
 ]
 
@@ -54,6 +58,13 @@ DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024  # a 3101 with long history is a few M
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # one HL7 v2 message
 DEFAULT_DATA_DIR = Path("fundguard-data")
 DEFAULT_TRACE_POLICY = TracePolicy()
+PatientIdentity = Literal["full", "pseudonymised"]  # how patient ids go up: as sent, or HMAC-SHA256
+DEFAULT_UPLINK_BATCH = 500
+DEFAULT_MAX_QUEUE_MB = 1024
+DEFAULT_ALARM_RATIO = 0.8
+DEFAULT_STATUS_POLL_SECONDS = 30.0
+DEFAULT_UPLOAD_TIMEOUT_SECONDS = 30.0
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
 
 class ConfigError(Exception):
@@ -153,6 +164,51 @@ class TraceSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class UplinkSettings:
+    """[uplink]: the link to the bureau's central platform; off (nothing recorded, nothing sent) when `central` is
+    None. Events go to the outbox (`<data.dir>/outbox.sqlite3` unless `outbox` says otherwise, at most
+    `max_queue_mb`, alarm from `alarm_ratio` of it) and up in batches of `batch_size`, over mutual TLS with `ca`,
+    `cert`, `key` (PEM files) unless `insecure` (loopback only, for tests). Patient ids go up as sent (`identity`
+    "full") or as HMAC-SHA256 with the secret in `identity_secret_file` ("pseudonymised"). `status_poll_seconds`:
+    the long poll for practitioner statuses."""
+
+    central: str | None = None
+    agent_id: str = ""
+    institution_code: str = ""
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    insecure: bool = False
+    identity: PatientIdentity = "pseudonymised"
+    identity_secret_file: Path | None = None
+    outbox: Path | None = None
+    batch_size: int = DEFAULT_UPLINK_BATCH
+    max_queue_mb: int = DEFAULT_MAX_QUEUE_MB
+    alarm_ratio: float = DEFAULT_ALARM_RATIO
+    status_poll_seconds: float = DEFAULT_STATUS_POLL_SECONDS
+    upload_timeout_seconds: float = DEFAULT_UPLOAD_TIMEOUT_SECONDS
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the agent talks to a central platform at all."""
+        return self.central is not None
+
+    @property
+    def max_queue_bytes(self) -> int:
+        """The outbox bound in bytes."""
+        return self.max_queue_mb * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class PractitionerSettings:
+    """[practitioners]: `check_codes` raises an info alert for a doctor code that is not the national 13-character
+    医保医师代码 (D or N + 12 digits); off by default (many HIS still send their own staff numbers). Orders by a
+    suspended or terminated practitioner are always blocked, from the statuses the central platform pushes."""
+
+    check_codes: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All validated settings."""
 
@@ -165,6 +221,8 @@ class Settings:
     codes: CodesSettings = CodesSettings()
     data: DataSettings = DataSettings()
     trace: TraceSettings = TraceSettings()
+    uplink: UplinkSettings = UplinkSettings()
+    practitioners: PractitionerSettings = PractitionerSettings()
 
 
 # ---- the one pydantic-settings model ---------------------------------------------------------------------------
@@ -249,6 +307,65 @@ class _Trace(_Section):
         )
 
 
+class _Practitioners(_Section):
+    check_codes: bool = False
+
+
+class _Uplink(_Section):
+    central: str | None = None
+    agent_id: str = ""
+    institution_code: str = ""
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    insecure: bool = False
+    identity: Annotated[PatientIdentity, BeforeValidator(lambda v: str(v).strip().lower())] = "pseudonymised"
+    identity_secret_file: Path | None = None
+    outbox: Path | None = None
+    batch_size: int = Field(default=DEFAULT_UPLINK_BATCH, gt=0, le=10_000)
+    max_queue_mb: int = Field(default=DEFAULT_MAX_QUEUE_MB, gt=0, le=1024 * 1024)
+    alarm_ratio: float = Field(default=DEFAULT_ALARM_RATIO, gt=0, le=1)
+    status_poll_seconds: float = Field(default=DEFAULT_STATUS_POLL_SECONDS, ge=1, le=600)
+    upload_timeout_seconds: float = Field(default=DEFAULT_UPLOAD_TIMEOUT_SECONDS, gt=0, le=600)
+
+    @field_validator("central")
+    @classmethod
+    def _central(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else _host_port(value, "central.example.gov.cn:8443")
+
+    @field_validator("agent_id")
+    @classmethod
+    def _agent_id(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9._-]{0,64}", value):
+            raise ValueError("must be at most 64 letters, digits, '.', '_' or '-'")
+        return value
+
+    @field_validator("institution_code")
+    @classmethod
+    def _institution(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value and not re.fullmatch(r"H\d{11}", value):
+            raise ValueError("must be H followed by 11 digits (定点医疗机构编号)")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> _Uplink:
+        if self.central is None:
+            return self
+        missing = [name for name in ("agent_id", "institution_code") if not getattr(self, name)]
+        if self.insecure:
+            host = self.central.rpartition(":")[0].strip("[]")
+            if host not in _LOOPBACK_HOSTS:
+                raise ValueError(f"insecure = true is only allowed for a central on 127.0.0.1/localhost, not {host}")
+        else:
+            missing += [name for name in ("ca", "cert", "key") if getattr(self, name) is None]
+        if self.identity == "pseudonymised" and self.identity_secret_file is None:
+            missing.append("identity_secret_file")
+        if missing:
+            raise ValueError(f"required when central is set: {', '.join(missing)}")
+        return self
+
+
 Rank = Annotated[int, Field(ge=0, le=3)]
 
 
@@ -314,6 +431,8 @@ class _Model(BaseSettings):
     codes: _Codes = _Codes()
     data: _Data = _Data()
     trace: _Trace = _Trace()
+    uplink: _Uplink = _Uplink()
+    practitioners: _Practitioners = _Practitioners()
 
     @classmethod
     def settings_customise_sources(
@@ -395,6 +514,28 @@ def _freeze(model: _Model) -> Settings:
         codes=CodesSettings(model.codes.map_file),
         data=DataSettings(model.data.dir),
         trace=TraceSettings(model.trace.enabled, model.trace.ledger, model.trace.policy()),
+        uplink=_freeze_uplink(model.uplink),
+        practitioners=PractitionerSettings(model.practitioners.check_codes),
+    )
+
+
+def _freeze_uplink(u: _Uplink) -> UplinkSettings:
+    return UplinkSettings(
+        central=u.central,
+        agent_id=u.agent_id,
+        institution_code=u.institution_code,
+        ca=u.ca,
+        cert=u.cert,
+        key=u.key,
+        insecure=u.insecure,
+        identity=u.identity,
+        identity_secret_file=u.identity_secret_file,
+        outbox=u.outbox,
+        batch_size=u.batch_size,
+        max_queue_mb=u.max_queue_mb,
+        alarm_ratio=u.alarm_ratio,
+        status_poll_seconds=u.status_poll_seconds,
+        upload_timeout_seconds=u.upload_timeout_seconds,
     )
 
 

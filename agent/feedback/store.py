@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -59,7 +59,12 @@ class DecisionStore:
     """SQLite-backed, thread-safe; `path` ":memory:" for tests."""
 
     def __init__(
-        self, path: Path | str, issued: IssuedAlerts | None = None, decided: DecidedAlerts | None = None
+        self,
+        path: Path | str,
+        issued: IssuedAlerts | None = None,
+        decided: DecidedAlerts | None = None,
+        *,
+        on_stored: Callable[[Sequence[Decision], Sequence[StoreResult]], None] | None = None,
     ) -> None:
         if isinstance(path, Path):
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,6 +72,7 @@ class DecisionStore:
         self._lock = threading.Lock()
         self._issued = issued
         self._decided = decided
+        self._on_stored = on_stored  # told after each durable record (the uplink's decision events)
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
@@ -116,6 +122,8 @@ class DecisionStore:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        if self._on_stored is not None:
+            self._on_stored(decisions, out)
         return out
 
     def _remember(self, jr_id: str) -> None:

@@ -19,7 +19,7 @@ from fundguard.agent.engine.trace_model import TracePolicy
 from fundguard.agent.intake import parse_decimal
 from fundguard.agent.trace.importer import inbound_record
 from fundguard.agent.trace.ledger import TraceLedger
-from fundguard.agent.trace.settle import Sale
+from fundguard.agent.trace.settle import DispenseOutcome, ReturnOutcome, Sale
 from fundguard.agent.trace.stock import InboundRecord
 from fundguard.v1 import compliance_pb2 as pb
 
@@ -64,11 +64,16 @@ class TraceRpcs:
         policy: TracePolicy,
         clock: Callable[[], datetime],
         inpatient: Callable[[str], bool],
+        *,
+        on_dispense: Callable[[Sale, DispenseOutcome], None] | None = None,
+        on_return: Callable[[str, str, datetime, ReturnOutcome], None] | None = None,
     ) -> None:
         self._ledger = ledger
         self._policy = policy
         self._clock = clock
         self._inpatient = inpatient
+        self._on_dispense = on_dispense  # the uplink's settled-code events (told after the ledger committed)
+        self._on_return = on_return
 
     def dispense(self, raw: bytes, _context: object) -> pb.DispenseResponse:
         """RecordDispense: one 3505 line → the ledger, atomically; the outcome code by code."""
@@ -95,6 +100,8 @@ class TraceRpcs:
             ),
         )
         outcome = self._ledger.dispense(sale)
+        if self._on_dispense is not None:
+            self._on_dispense(sale, outcome)
         out = pb.DispenseResponse(
             accepted=outcome.accepted,
             reason=outcome.reason,
@@ -110,11 +117,11 @@ class TraceRpcs:
         """RecordReturn: a 3506 return of one dispensed line; its codes are released."""
         msg = _decode(pb.ReturnRequest, raw)
         assert isinstance(msg, pb.ReturnRequest)
-        outcome = self._ledger.return_line(
-            _required(msg.mdtrt_id, "mdtrt_id"),
-            _required(msg.rx_id, "rx_id"),
-            _when(msg.sel_retn_time, "sel_retn_time", self._clock),
-        )
+        mdtrt_id, rx_id = _required(msg.mdtrt_id, "mdtrt_id"), _required(msg.rx_id, "rx_id")
+        at = _when(msg.sel_retn_time, "sel_retn_time", self._clock)
+        outcome = self._ledger.return_line(mdtrt_id, rx_id, at)
+        if self._on_return is not None:
+            self._on_return(mdtrt_id, rx_id, at, outcome)
         detail = "" if outcome.returned else "no open dispense of this line (never dispensed, or returned already)"
         return pb.ReturnResponse(
             returned=outcome.returned, reason=outcome.reason, detail=detail, drug_trac_codg=list(outcome.codes)

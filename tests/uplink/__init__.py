@@ -1,0 +1,1 @@
+"""Tests of the agent uplink (outbox, uploader, events)."""
