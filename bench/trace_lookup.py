@@ -29,6 +29,7 @@ from typing import Any
 from fundguard.agent.engine import build_index
 from fundguard.agent.engine.model import CheckRequest, Encounter, OrderLine, Patient
 from fundguard.agent.engine.trace_model import TracePolicy
+from fundguard.agent.trace.codes import TraceCode, parse_code
 from fundguard.agent.trace.generate import DEFAULT_PRODUCTS, DEFAULT_SEED, generate_products, load_ledger, scan_form
 from fundguard.agent.trace.ledger import _FACTS_SQL, TraceLedger
 from fundguard.agent.trace.stock import InboundRecord
@@ -100,6 +101,13 @@ def _sample_codes(ledger: TraceLedger, n: int) -> list[str]:
     return out
 
 
+def _key(scan: str) -> str:
+    """The ledger key of a GS1 scan (parsed outside the timed loop)."""
+    parsed = parse_code(scan)
+    assert isinstance(parsed, TraceCode), scan
+    return parsed.key
+
+
 def _request(codes: list[str]) -> CheckRequest:
     lines = tuple(
         OrderLine(f"rx{n}", "XA11DAW036A001010104127", Decimal(1), drug_trac_codg=(c,)) for n, c in enumerate(codes)
@@ -142,11 +150,13 @@ def main(argv: list[str] | None = None) -> int:
         domestic = [_request([c]) for c in codes if len(c) == 20]
         gs1 = [_request([c]) for c in codes if len(c) != 20]
         unknown = [_request([c]) for c in misses]
-        keys = [c if len(c) == 20 else f"01{c[4:18]}21{c[22:]}" for c in codes]
+        keys = [c if len(c) == 20 else _key(c) for c in codes]
+        mixed = [_request([c]) for c in codes]  # as received: the ledger's own mix of domestic and GS1 boxes
         tens = [_request(codes[i : i + 10]) for i in range(0, len(codes), 10)]
         gc.collect()
         gc.freeze()  # as the agent after compiling its KB (agent.kb.store)
         rows = {
+            "facts_for, 1 code (the ledger's mix)": _time_each(mixed, lambda r: ledger.facts_for(r, policy)),
             "facts_for, 1 domestic code": _time_each(domestic, lambda r: ledger.facts_for(r, policy)),
             "facts_for, 1 GS1 code": _time_each(gs1, lambda r: ledger.facts_for(r, policy)),
             "facts_for, 1 unknown domestic code": _time_each(unknown, lambda r: ledger.facts_for(r, policy)),
