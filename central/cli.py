@@ -1,7 +1,7 @@
 """The `fundguard-central` command: serve the reference central platform, record sanctions, report, make dev certs.
 
 ```
-fundguard-central serve [--listen HOST:PORT] [--db URL] (--certs DIR | --insecure) [--points FILE]
+fundguard-central serve [--listen HOST:PORT] [--db URL] (--certs DIR | --insecure) [--points FILE] [--bundles DIR]
                         [--workers N] [--max-wait SECONDS]
 fundguard-central sanction [--db URL] --practitioner CODE (--act ACT | --points N) [--at YYYY-MM-DD]
                            [--institution H…] [--note TEXT] [--suspend-months 1-6] [--points-table FILE]
@@ -27,6 +27,7 @@ from types import FrameType
 
 import sqlalchemy as sa
 
+from .bundles import BUNDLE_PATH, BundleShelf, serve_bundles
 from .devcerts import write_dev_certs
 from .points import DEFAULT_TABLE, PointsTable, load_points_table
 from .report import build_report, render_json, render_text
@@ -76,10 +77,18 @@ def _serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
     server.start()
+    shelf_server = None
+    if args.bundles:
+        shelf_server, shelf_port = serve_bundles(args.bundles_listen, BundleShelf(Path(args.bundles)))
+        shelf_host = args.bundles_listen.rpartition(":")[0]
+        print(f"fundguard-central: KB bundles of {args.bundles} at http://{shelf_host}:{shelf_port}{BUNDLE_PATH}",
+              flush=True)  # fmt: skip
     host = args.listen.rpartition(":")[0]
     mode = "insecure (no TLS)" if args.insecure else f"mTLS, clients of {Path(args.certs) / 'ca.pem'}"
     print(f"fundguard-central: serving on {host}:{port} ({mode})", flush=True)
     stop.wait()
+    if shelf_server is not None:
+        shelf_server.shutdown()
     server.stop(STOP_GRACE_S)
     print("fundguard-central: stopped", flush=True)
     return EXIT_OK
@@ -150,6 +159,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--points", "--points-table", dest="points", help="points table (.toml or .json)")
     serve.add_argument("--workers", type=int, default=32, help="RPC threads (each waiting long poll holds one)")
     serve.add_argument("--max-wait", type=int, default=30, help="long-poll cap in seconds (default 30)")
+    serve.add_argument("--bundles", help="folder of signed KB bundles (*.fgkb): the newest is served to the agents")
+    serve.add_argument("--bundles-listen", default="0.0.0.0:8081",
+                       help="HOST:PORT of the bundle shelf (GET /kb/current.fgkb; default 0.0.0.0:8081)")  # fmt: skip
     serve.set_defaults(run=_serve)
 
     sanction = commands.add_parser("sanction", help="give a practitioner points")
