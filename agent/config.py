@@ -202,10 +202,11 @@ class UplinkSettings:
 @dataclass(frozen=True, slots=True)
 class PractitionerSettings:
     """[practitioners]: `check_codes` raises an info alert for a doctor code that is not the national 13-character
-    医保医师代码 (D or N + 12 digits); off by default (many HIS still send their own staff numbers). Orders by a
-    suspended or terminated practitioner are always blocked, from the statuses the central platform pushes."""
+    医保医师代码 (D or N + 12 digits), once per code and encounter (on by default; `false` while a HIS still sends
+    its own staff numbers). Orders by a suspended or terminated practitioner are always blocked, from the statuses
+    the central platform pushes."""
 
-    check_codes: bool = False
+    check_codes: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +309,7 @@ class _Trace(_Section):
 
 
 class _Practitioners(_Section):
-    check_codes: bool = False
+    check_codes: bool = True
 
 
 class _Uplink(_Section):

@@ -176,7 +176,9 @@ TRANSPORTS: dict[str, Callable[[Agent], Alerts]] = {
     "grpc": via_grpc, "national-json": via_national_json, "hl7v2-mllp": via_hl7, "cds-hooks": via_cds_hooks,
     "drop-folder": via_drop_folder,
 }  # fmt: skip
-EXPECTED: Alerts = [("FG-CODE-UNMAPPED", ("6378",)), (SEX_DRUG_RULE_ID, ("6374",)), (SEX_DRUG_RULE_ID, ("6377",))]
+# the doctor "ys01" is a HIS staff number, not the national 13-character 医保医师代码: an info alert naming its lines
+EXPECTED: Alerts = [("FG-CODE-UNMAPPED", ("6378",)), ("FG-PRACT-CODE", ("6374", "6372", "6377", "6378")),
+                    (SEX_DRUG_RULE_ID, ("6374",)), (SEX_DRUG_RULE_ID, ("6377",))]  # fmt: skip
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
