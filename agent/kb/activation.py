@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -28,6 +26,7 @@ import structlog
 
 from fundguard.agent.engine import CompiledKB, KbInvalid, build_index
 from fundguard.knowledge_base.bundle import BundleRejected, apply_delta, verify
+from fundguard.knowledge_base.durable import replace_file
 
 from .status import KbStatus, store_status
 from .store import KbStore, collector_paused, read_bundle
@@ -43,20 +42,6 @@ _log = structlog.get_logger("fundguard.agent.kb")
 def _canonical(doc: Mapping[str, Any]) -> bytes:
     text = json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=None, separators=(",", ":"))
     return (text + "\n").encode("utf-8")
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class KbActivator:
@@ -153,9 +138,9 @@ class KbActivator:
             kb = build_index(doc, self._store.parameter_overrides)  # aside: the running KB serves meanwhile
         if persist:
             data = raw if raw is not None else _canonical(doc)
-            _write_atomically(self._dir / LAST_GOOD_FILE, data)
+            replace_file(self._dir / LAST_GOOD_FILE, data)
             meta = {"revision": kb.revision, "sha256": hashlib.sha256(data).hexdigest(), "source": source}
-            _write_atomically(self._dir / _META_FILE, json.dumps(meta).encode())
+            replace_file(self._dir / _META_FILE, json.dumps(meta).encode())
         self._store.activate(kb, source)
         self._doc = doc
         self._activations += 1

@@ -18,8 +18,6 @@ next poll resynchronises from revision 0). A failed write is logged and counted;
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from typing import Any
 import structlog
 
 from fundguard.agent.engine.practitioner_model import NORMAL, STATUSES, SUSPENDED, PractitionerFacts, Qualification
+from fundguard.knowledge_base.durable import replace_file
 from fundguard.v1.central_pb2 import PractitionerStatus, StatusesResponse
 
 __all__ = ["CACHE_FILE", "FILE_FORMAT", "Applied", "StatusCache"]
@@ -138,7 +137,7 @@ class StatusCache:
                          for code, q in sorted(self._facts[0].statuses.items())},
         }  # fmt: skip
         try:
-            _write_atomically(self._path, (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
+            replace_file(self._path, (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
         except OSError as exc:
             self.save_failures += 1
             _log.error("practitioners.save_failed", path=str(self._path), reason=exc.strerror or str(exc))
@@ -159,20 +158,6 @@ class StatusCache:
         self._revision = revision
         self._facts = _snapshots(statuses)
         _log.info("practitioners.cache_loaded", path=str(path), revision=revision, held=len(statuses))
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _until(text: str) -> date | None:

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ..durable import replace_file
 from .build import build_delta, build_full, read_full
 from .comparison import CHANGE_KINDS, BundleDiff, diff
 from .errors import BundleRejected
@@ -76,18 +75,7 @@ def _read(path: Path) -> bytes:
 def _save(path: Path, data: bytes) -> None:
     """Write `path` whole: temp file in the same folder, fsync, rename (a reader never sees half a bundle)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            os.fchmod(fd, FILE_MODE)
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_file(path, data, FILE_MODE)
     except OSError as exc:
         raise _Failed(f"cannot write {path}: {exc.strerror or exc}") from None
 

@@ -11,12 +11,11 @@ print(render_report(result.report))
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from ..durable import replace_file
 from ._source import SourceError, read_source, without_batches
 from .build import ImportResult, build_bundle
 from .overrides import OverrideError, load_overrides
@@ -60,16 +59,4 @@ def bundle_bytes(bundle: dict[str, Any]) -> bytes:
 
 def write_bundle(bundle: dict[str, Any], path: Path) -> None:
     """Write `bundle` to `path` in its canonical bytes, replacing the file atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, BUNDLE_MODE)
-        with os.fdopen(fd, "wb") as out:
-            out.write(bundle_bytes(bundle))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_file(Path(path), bundle_bytes(bundle), BUNDLE_MODE)

@@ -92,8 +92,7 @@ def render_report(report: ImportReport) -> str:
         "",
         "## Per rule class",
         "",
-        "| rule class | rule_id | family | points | checkable | reason-required | not compiled "
-        "| overridden |",
+        "| rule class | rule_id | family | points | checkable | reason-required | not compiled | overridden |",
         "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for c in sorted(report.classes.values(), key=lambda c: (-c.points, c.rule_class)):

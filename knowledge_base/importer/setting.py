@@ -40,9 +40,7 @@ def derive_level(point: SourcePoint, _kb: Mapping[str, Any]) -> Derivation:
     text = fold(point.constraint)
     if "二级及以上" in text or "二级以上" in text:
         if "三级" in text:
-            return Derivation.of(
-                {"min_rank": 2}, "also names 三级 (三级 general or 二级+ specialist): lowest bar kept"
-            )
+            return Derivation.of({"min_rank": 2}, "also names 三级 (三级 general or 二级+ specialist): lowest bar kept")
         return Derivation.of({"min_rank": 2})
     if "三级" in text:
         return Derivation.of({"min_rank": 3})
