@@ -27,6 +27,7 @@ import structlog
 from fundguard.agent.engine import CompiledKB, KbInvalid, build_index
 from fundguard.knowledge_base.bundle import BundleRejected, apply_delta, verify
 from fundguard.knowledge_base.durable import replace_file
+from fundguard.knowledge_base.importer import bundle_bytes
 
 from .status import KbStatus, store_status
 from .store import KbStore, collector_paused, read_bundle
@@ -37,11 +38,6 @@ LAST_GOOD_FILE = "last-good.bundle.json"
 _META_FILE = "last-good.meta.json"
 
 _log = structlog.get_logger("fundguard.agent.kb")
-
-
-def _canonical(doc: Mapping[str, Any]) -> bytes:
-    text = json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=None, separators=(",", ":"))
-    return (text + "\n").encode("utf-8")
 
 
 class KbActivator:
@@ -137,7 +133,7 @@ class KbActivator:
         with collector_paused():  # (nested in offer's: harmless)
             kb = build_index(doc, self._store.parameter_overrides)  # aside: the running KB serves meanwhile
         if persist:
-            data = raw if raw is not None else _canonical(doc)
+            data = raw if raw is not None else bundle_bytes(dict(doc))
             replace_file(self._dir / LAST_GOOD_FILE, data)
             meta = {"revision": kb.revision, "sha256": hashlib.sha256(data).hexdigest(), "source": source}
             replace_file(self._dir / _META_FILE, json.dumps(meta).encode())

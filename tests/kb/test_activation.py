@@ -117,3 +117,20 @@ def test_a_restart_runs_the_last_good_and_without_it_the_embedded_default(
     (tmp_path / LAST_GOOD_FILE).unlink()
     store, _ = started(keys, tmp_path)
     assert str(EMBEDDED) == store.current.revision
+
+
+def test_a_signed_delta_applies_on_its_base_only(keys: Keys, tmp_path: Path) -> None:
+    """A delta from the running (embedded) bundle to the next revision activates; the same delta offered again,
+    now on the wrong base, is refused."""
+    import json
+
+    from fundguard.knowledge_base.bundle import build_delta, sign
+
+    base = default_bundle_path().read_bytes()
+    new = json.dumps(tagged(EMBEDDED + 1), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    delta = sign(build_delta(base, new), keys.private_pem, "bureau-test-2026")
+    store, activator = started(keys, tmp_path)
+    assert str(EMBEDDED + 1) == activator.offer(delta, "delta")
+    assert store.current.rules["药品区分性别使用"].rule_name.endswith(f" r{EMBEDDED + 1}")
+    with pytest.raises(BundleRejected, match="base"):
+        activator.offer(delta, "delta again")
