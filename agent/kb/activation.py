@@ -128,21 +128,27 @@ class KbActivator:
             return self._store.current.revision
 
     def _install(self, doc: Mapping[str, Any], source: str, *, persist: bool, raw: bytes | None = None) -> CompiledKB:
-        """Compile `doc` aside, persist it as last-good (`raw`: its bytes as signed, else serialised), swap it in."""
+        """Compile `doc` aside, swap it in, then persist it as last-good (`raw`: its bytes as signed, else
+        serialised). A failed persist leaves the new KB running and the previous last-good on disk (logged)."""
         started = time.perf_counter()
         with collector_paused():  # (nested in offer's: harmless)
             kb = build_index(doc, self._store.parameter_overrides)  # aside: the running KB serves meanwhile
-        if persist:
-            data = raw if raw is not None else bundle_bytes(dict(doc))
-            replace_file(self._dir / LAST_GOOD_FILE, data)
-            meta = {"revision": kb.revision, "sha256": hashlib.sha256(data).hexdigest(), "source": source}
-            replace_file(self._dir / _META_FILE, json.dumps(meta).encode())
         self._store.activate(kb, source)
         self._doc = doc
         self._activations += 1
         self._activated_at = self._clock().isoformat(timespec="seconds")
         _log.info("kb.activated", revision=kb.revision, source=source, points=len(kb.points),
-                  compile_ms=round((time.perf_counter() - started) * 1000))  # fmt: skip
+                  activate_ms=round((time.perf_counter() - started) * 1000))  # fmt: skip
+        if persist:
+            try:
+                data = raw if raw is not None else bundle_bytes(dict(doc))
+                replace_file(self._dir / LAST_GOOD_FILE, data)
+                meta = {"revision": kb.revision, "sha256": hashlib.sha256(data).hexdigest(), "source": source}
+                replace_file(self._dir / _META_FILE, json.dumps(meta).encode())
+            except OSError as exc:
+                self._last_error = f"revision {kb.revision} runs but was not saved as last-good: {exc}"
+                self._last_error_at = self._clock().isoformat(timespec="seconds")
+                _log.error("kb.persist_failed", revision=kb.revision, reason=str(exc))
         return kb
 
     def _reject(self, reason: str, source: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -90,18 +90,23 @@ def _points(points: Any, name: str, key: str, seen: set[str] | None = None) -> N
     if not isinstance(points, list):
         raise BundleRejected(f"{name}: {key} must be a JSON list")
     ids = set() if seen is None else seen
-    for i, point in enumerate(points):
-        where = f"{name}: {key}[{i}]"
-        if not isinstance(point, dict):
-            raise BundleRejected(f"{where} is not a JSON object")
-        kp_id, rule_class = point.get("kp_id"), point.get("rule_class")
-        if not isinstance(kp_id, str) or not kp_id:
-            raise BundleRejected(f"{where}.kp_id must be a non-empty string")
-        if not isinstance(rule_class, str) or not rule_class:
-            raise BundleRejected(f"{where}.rule_class must be a non-empty string")
-        if kp_id in ids:
-            raise BundleRejected(f"{where}.kp_id {kp_id} appears twice")
+    for i, point in enumerate(points):  # 100k points: the happy path only type-checks (messages built on failure)
+        kp_id = point.get("kp_id") if type(point) is dict else None
+        rule_class = point.get("rule_class") if type(point) is dict else None
+        if type(kp_id) is not str or not kp_id or type(rule_class) is not str or not rule_class or kp_id in ids:
+            _point_problem(point, ids, f"{name}: {key}[{i}]")
         ids.add(kp_id)
+
+
+def _point_problem(point: Any, ids: set[str], where: str) -> NoReturn:
+    if not isinstance(point, dict):
+        raise BundleRejected(f"{where} is not a JSON object")
+    kp_id, rule_class = point.get("kp_id"), point.get("rule_class")
+    if not isinstance(kp_id, str) or not kp_id:
+        raise BundleRejected(f"{where}.kp_id must be a non-empty string")
+    if not isinstance(rule_class, str) or not rule_class:
+        raise BundleRejected(f"{where}.rule_class must be a non-empty string")
+    raise BundleRejected(f"{where}.kp_id {kp_id} appears twice")
 
 
 def _ids(values: Any, name: str, key: str) -> None:

@@ -134,3 +134,14 @@ def test_a_signed_delta_applies_on_its_base_only(keys: Keys, tmp_path: Path) -> 
     assert store.current.rules["药品区分性别使用"].rule_name.endswith(f" r{EMBEDDED + 1}")
     with pytest.raises(BundleRejected, match="base"):
         activator.offer(delta, "delta again")
+
+
+def test_a_bundle_that_cannot_be_saved_still_runs_and_says_so(keys: Keys, r2: bytes, tmp_path: Path) -> None:
+    """The state folder is unusable (a file stands in its place): the new revision is activated all the same, and
+    the status says it was not saved as last-good."""
+    blocked = tmp_path / "state"
+    blocked.write_text("not a folder", encoding="utf-8")
+    store, activator = started(keys, blocked)
+    assert str(EMBEDDED + 1) == activator.offer(r2, "test")
+    status = activator.status()
+    assert (str(EMBEDDED + 1), 0, True) == (store.current.revision, status.rejections, "not saved" in status.last_error)
