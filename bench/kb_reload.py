@@ -1,12 +1,15 @@
 """KB reload figures on a 100k-point synthetic bundle (issue 7 must-show 6, issue 11 MS1): printed, never asserted.
 
 1. Generate the bundle (`synthetic_kb`), write it to a temporary file as the importer would.
-2. Activate it step by step (read + parse the file, `build_index` — the compile aside —, `KbStore.activate` — the
-   swap) and, as the agent does it, as a signed bundle file through `KbActivator.offer` (verify the signature and
-   hashes, parse, compile with the collector paused, persist as last-good, swap); RSS (current, not peak).
-3. Engine `check()` p50/p99 for the bench's 10- and 50-line encounters on that KB (`engine_bench`).
-4. Reload under load: the 10-line check runs back to back on `store.current` while another thread offers the next
-   revision of the bundle (signed) to the activator; p50/p99 of those checks beside the same loop without a reload.
+2. Cold activation (nothing to reuse: at start-up, or the first bundle): read + parse the file, `build_index`, swap;
+   and as the agent does it, a signed bundle file through `KbActivator.offer` on an empty store (verify: unzip,
+   signature, hashes, parse; compile aside; swap; then persist as last-good); RSS (current, not peak).
+3. Reload: the next revision (`kb_revisions`: ~10 % of the points changed, 1 % withdrawn, 1 % added, as the 2026-01
+   revision did) offered as a signed full bundle, then the one after as a signed delta; the time to the swap is
+   the activation (checks run on the new KB from then on), persisting as last-good follows.
+4. Engine `check()` p50/p99 for the bench's 10- and 50-line encounters on that KB (`engine_bench`).
+5. Reload under load: the 10-line check runs back to back on `store.current` while another thread offers a further
+   revision (full, signed); p50/p99 of those checks beside the same loop without a reload.
 
 `python -m bench.kb_reload [--points N]` runs it alone; `python -m bench` runs it last (`--no-reload` skips it).
 """
@@ -21,22 +24,19 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from fundguard.agent.config import DEFAULT_CHECK_BUDGET_MS
 from fundguard.agent.engine import CompiledKB, build_index, check
 from fundguard.agent.intake import parse_request
-from fundguard.agent.kb.activation import KbActivator
+from fundguard.agent.kb.activation import ActivationTimes, KbActivator
 from fundguard.agent.kb.store import KbStore, read_bundle
-from fundguard.knowledge_base.bundle import build_full, sign
-from fundguard.knowledge_base.importer import bundle_bytes, write_bundle
+from fundguard.knowledge_base.importer import write_bundle
 
 from .encounters import SERVICE_DATE, BenchEncounter, build_encounters
 from .engine_bench import EngineRun, bench_engine
+from .kb_revisions import CHANGED, signed_revisions
 from .stats import Timing, summarize
 from .synthetic_kb import synthetic_bundle
 
@@ -66,6 +66,7 @@ class UnderLoad:
     steady: Timing
     during: Timing
     reload_ms: float  # KbActivator.offer of the next revision, in its thread, under the check load
+    times: ActivationTimes  # ... where its time went (verify, compile up to the swap, persist)
     on_old: int  # checks that ran on the KB active before the swap
     on_new: int  # ... and on the one swapped in
     failed: int  # checks that raised (should be none)
@@ -86,7 +87,9 @@ class ReloadFigures:
     compile_ms: float
     compile_gc_paused_ms: float  # the same compile with the cyclic GC paused (informative)
     swap_ms: float
-    agent_activate_ms: float  # KbActivator.offer of the signed bundle file: what the agent pays
+    agent_cold: ActivationTimes  # KbActivator.offer of the signed bundle file on an empty store
+    agent_full: ActivationTimes  # ... of the next revision as a full bundle, over the running one
+    agent_delta: ActivationTimes  # ... of the one after as a delta
     rss_before_mib: float
     rss_after_mib: float
     engine: tuple[EngineRun, ...]
@@ -108,18 +111,6 @@ def _compile_gc_paused(path: Path) -> float:
         return _ms(started, time.perf_counter_ns())
     finally:
         gc.enable()
-
-
-def _signed_revisions(path: Path) -> tuple[dict[str, Ed25519PublicKey], bytes, bytes]:
-    """A bench signing key, and the bundle at `path` signed at revision +1 and +2 (both newer than the one active)."""
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    doc = read_bundle(path)
-    out = []
-    for _ in range(2):
-        doc["revision"] = int(doc["revision"]) + 1
-        out.append(sign(build_full(bundle_bytes(doc)), pem, "bench"))
-    return {"bench": key.public_key()}, out[0], out[1]
 
 
 def _under_load(
@@ -168,6 +159,7 @@ def _under_load(
         steady=summarize(steady),
         during=summarize(during),
         reload_ms=_ms(stamps[0], stamps[1]),
+        times=activator.last_times,
         on_old=on_old,
         on_new=len(seen) - on_old,
         failed=failed,
@@ -201,17 +193,23 @@ def measure(
         t4 = time.perf_counter_ns()
         rss_after = current_rss_mib()
         gc_paused = _compile_gc_paused(path)
-        trusted, first, second = _signed_revisions(path)
+        del kb
         gc.collect()
-        activator = KbActivator(store, trusted, Path(tmp) / "state")
-        t5 = time.perf_counter_ns()
-        activator.offer(first, "bench")
-        agent_ms = _ms(t5, time.perf_counter_ns())
+        revisions = signed_revisions(read_bundle(path), 4)
+        store = KbStore()
+        activator = KbActivator(store, revisions.trusted, Path(tmp) / "state")
+        activator.offer(revisions.base, "bench (cold)")
+        agent_cold = activator.last_times
+        activator.offer(revisions.full[0], "bench (next revision, full)")
+        agent_full = activator.last_times
+        activator.offer(revisions.full[1], "bench (the one after, full)")
         kb = store.current
         gc.collect()
         ten, fifty = build_encounters(kb)
         engine = tuple(bench_engine(kb, enc, n, warmup) for enc, n in ((ten, iterations), (fifty, iterations_50)))
-        under_load = _under_load(activator, store, second, ten, iterations)
+        under_load = _under_load(activator, store, revisions.full[2], ten, iterations)
+        activator.offer(revisions.delta, "bench (delta)")
+        agent_delta = activator.last_times
         file_mib = path.stat().st_size / 2**20
     return ReloadFigures(
         points=len(kb.points),
@@ -223,7 +221,9 @@ def measure(
         compile_ms=_ms(t1, t2),
         compile_gc_paused_ms=gc_paused,
         swap_ms=_ms(t3, t4),
-        agent_activate_ms=agent_ms,
+        agent_cold=agent_cold,
+        agent_full=agent_full,
+        agent_delta=agent_delta,
         rss_before_mib=rss_before,
         rss_after_mib=rss_after,
         engine=engine,
@@ -240,15 +240,25 @@ def print_figures(f: ReloadFigures) -> dict[str, object]:
     print(f"\nsynthetic KB (bench.synthetic_kb, seed {f.seed}): {f.points:,} points, {f.codes:,} codes")
     print(f"  generated in {f.generate_ms:.0f} ms; bundle file {f.file_mib:.1f} MiB")
     print(
-        f"  activate: read+parse {f.read_parse_ms:.0f} ms + compile aside {f.compile_ms:.0f} ms + swap "
-        f"(KbStore.activate) {f.swap_ms:.0f} ms = {f.activate_ms:.0f} ms (target <= {ACTIVATE_TARGET_MS:.0f})"
+        f"  cold (nothing to reuse): read+parse {f.read_parse_ms:.0f} ms + compile aside {f.compile_ms:.0f} ms + swap "
+        f"(KbStore.activate) {f.swap_ms:.0f} ms = {f.activate_ms:.0f} ms"
     )
     print(f"  compile with the cyclic GC paused: {f.compile_gc_paused_ms:.0f} ms (informative)")
-    print(
-        f"  activate as the agent does (KbActivator.offer of the signed file: verify, parse, compile, persist, swap): "
-        f"{f.agent_activate_ms:.0f} ms (target <= {ACTIVATE_TARGET_MS:.0f})"
-    )
     print(f"  RSS before {f.rss_before_mib:.0f} MiB, after activation {f.rss_after_mib:.0f} MiB")
+    print(
+        "\nKbActivator.offer of a signed bundle file (ms): verify = unzip + signature + hashes + parse; the swap "
+        f"ends the activation (target <= {ACTIVATE_TARGET_MS:.0f}); persisting as last-good follows"
+    )
+    print(f"  {'':<44} {'verify':>8} {'compile':>8} {'to swap':>8} {'persist':>8}")
+    share = f"{CHANGED:.0%} of the points changed, 1% withdrawn, 1% added"
+    rows = (
+        ("cold: first bundle, empty store", f.agent_cold),
+        (f"reload, next revision as full bundle ({share})", f.agent_full),
+        ("reload under check load (full bundle)", f.under_load.times),
+        ("reload, next revision as a delta", f.agent_delta),
+    )
+    for label, t in rows:
+        print(f"  {label:<44} {t.verify_ms:>8.0f} {t.compile_ms:>8.0f} {t.to_swap_ms:>8.0f} {t.persist_ms:>8.0f}")
     print(f"\nengine check() on the {f.points:,}-point KB")
     print(f"  {'':<40} {'p50 µs':>9} {'p99 µs':>9} {'mean µs':>9} {'n':>8}")
     for run in f.engine:
@@ -279,7 +289,9 @@ def print_figures(f: ReloadFigures) -> dict[str, object]:
         "compile_gc_paused_ms": round(f.compile_gc_paused_ms, 1),
         "swap_ms": round(f.swap_ms, 1),
         "activate_ms": round(f.activate_ms, 1),
-        "agent_activate_ms": round(f.agent_activate_ms, 1),
+        "agent_cold": asdict(f.agent_cold),
+        "agent_reload_full": asdict(f.agent_full),
+        "agent_reload_delta": asdict(f.agent_delta),
         "rss_before_mib": round(f.rss_before_mib, 1),
         "rss_after_mib": round(f.rss_after_mib, 1),
         "engine": {
@@ -289,6 +301,7 @@ def print_figures(f: ReloadFigures) -> dict[str, object]:
             "steady": u.steady.as_dict(),
             "during_reload": u.during.as_dict(),
             "reload_ms": round(u.reload_ms, 1),
+            "reload_times": asdict(u.times),
             "over_1ms": u.over_1ms,
             "over_budget": u.over_budget,
             "budget_ms": DEFAULT_CHECK_BUDGET_MS,

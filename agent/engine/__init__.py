@@ -6,9 +6,10 @@ nothing reads the clock: tests/engine/test_purity.py enforces it.
 
 from __future__ import annotations
 
+from .compile import build_index
 from .engine import check
 from .errors import FundguardError, InvalidField, KbInvalid, KbUnavailable
-from .index import CompiledKB, build_index
+from .index import CompiledKB
 from .model import Alert, CheckRequest, CheckResult, WorkflowImpact
 
 __all__ = [

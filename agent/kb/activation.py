@@ -3,9 +3,10 @@
 `KbActivator.offer(data, source)`: verify the signed bundle (signature by a trusted key, every file's SHA-256:
 `fundguard.knowledge_base.bundle.verify`) → a delta is applied on the running bundle, only on its base revision →
 the revision must be newer than the running one (a downgrade or a replay is refused) → compile the indexes aside
-(`build_index`) → swap them in (one reference: checks in flight finish on the old KB, the next ones run on the new)
-→ persist the bundle as last-good (atomic rename, SHA-256 beside it). Any failure leaves the running KB untouched,
-is logged with its reason and counted in `status()`.
+(`build_index`, reusing the running KB's unchanged points) → swap them in (one reference: checks in flight finish on
+the old KB, the next ones run on the new) → persist the bundle as last-good (atomic rename, SHA-256 beside it). Any
+failure leaves the running KB untouched, is logged with its reason and counted in `status()`; `last_times` says
+where the last activation's time went.
 
 At start (`start`): the configured bundle file when the operator names one; else the last-good bundle on disk when it
 is intact and not older than the embedded default; else the embedded default. Never nothing.
@@ -13,15 +14,18 @@ is intact and not older than the embedded default; else the embedded default. Ne
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import structlog
 
 from fundguard.agent.engine import CompiledKB, KbInvalid, build_index
@@ -32,12 +36,27 @@ from fundguard.knowledge_base.importer import bundle_bytes
 from .status import KbStatus, store_status
 from .store import KbStore, collector_paused, read_bundle
 
-__all__ = ["LAST_GOOD_FILE", "KbActivator"]
+__all__ = ["LAST_GOOD_FILE", "ActivationTimes", "KbActivator"]
 
 LAST_GOOD_FILE = "last-good.bundle.json"
 _META_FILE = "last-good.meta.json"
 
 _log = structlog.get_logger("fundguard.agent.kb")
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationTimes:
+    """Where the last activation's time went (ms): verifying the bundle file (unzip, signature, hashes, parse),
+    compiling aside up to the swap (checks run on the new KB from then on), persisting it as last-good after."""
+
+    verify_ms: float
+    compile_ms: float
+    persist_ms: float
+
+    @property
+    def to_swap_ms(self) -> float:
+        """From the offer to the swap: the activation as the checks see it."""
+        return self.verify_ms + self.compile_ms
 
 
 class KbActivator:
@@ -61,6 +80,9 @@ class KbActivator:
         self._rejections = 0
         self._last_error = ""
         self._last_error_at = ""
+        self._offered_at = 0.0
+        self._doc_sha256: str | None = None  # of the running bundle's bytes as read or saved, when known
+        self.last_times = ActivationTimes(0.0, 0.0, 0.0)  # of the last activation
 
     # -- start-up -------------------------------------------------------------------------------------------------
 
@@ -71,31 +93,33 @@ class KbActivator:
                 self._install(read_bundle(configured), f"file:{configured}", persist=False)
                 return
             default = read_bundle(embedded)
-            saved = self._last_good()
+            saved, saved_sha256 = self._last_good()
             if saved is not None and int(saved["revision"]) >= int(default["revision"]):
                 try:
-                    self._install(saved, f"last-good:{self._dir / LAST_GOOD_FILE}", persist=False)
+                    where = f"last-good:{self._dir / LAST_GOOD_FILE}"
+                    self._install(saved, where, persist=False, sha256=saved_sha256)
                     return
                 except KbInvalid as exc:
                     self._reject(f"last-good bundle does not compile: {exc}", "start-up")
             self._install(default, f"embedded:{embedded}", persist=False)
 
-    def _last_good(self) -> Mapping[str, Any] | None:
-        """The persisted last-good bundle when present and intact (its SHA-256 matches), else None (logged)."""
+    def _last_good(self) -> tuple[Mapping[str, Any] | None, str]:
+        """The persisted last-good bundle and its file's SHA-256 when present and intact (the SHA-256 matches its
+        meta file), else None (logged)."""
         bundle, meta = self._dir / LAST_GOOD_FILE, self._dir / _META_FILE
         if not bundle.exists():
-            return None
+            return None, ""
         try:
             data = bundle.read_bytes()
             expected = json.loads(meta.read_bytes())["sha256"]
             if hashlib.sha256(data).hexdigest() != expected:
                 raise ValueError("sha256 does not match its meta file")
-            doc: Mapping[str, Any] = json.loads(data)
+            doc: Mapping[str, Any] = orjson.loads(data)
             int(doc["revision"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             self._reject(f"last-good bundle unusable ({exc}); starting on the embedded default", "start-up")
-            return None
-        return doc
+            return None, ""
+        return doc, expected
 
     # -- activation -----------------------------------------------------------------------------------------------
 
@@ -104,20 +128,23 @@ class KbActivator:
         counted) when it is not activated; the running KB is untouched then."""
         with self._lock, collector_paused():  # parsing and compiling allocate millions of long-lived objects
             try:
+                self._offered_at = time.perf_counter()
                 verified = verify(data, self._trusted)
                 raw: bytes | None = None
+                sha256 = None
                 if verified.kind == "delta":
                     if self._doc is None:
                         raise BundleRejected("a delta needs a running full bundle")
-                    doc = apply_delta(dict(self._doc), verified)
+                    doc = apply_delta(dict(self._doc), verified, self._doc_sha256)
                 else:
                     doc, raw = verified.payload, verified.document or None
+                    sha256 = verified.manifest.files[verified.manifest.payload_member]
                 running = int(self._store.current.revision) if self._store.loaded else 0
                 new = int(doc["revision"])
                 if new <= running:
                     word = "already running" if new == running else "older than the running revision"
                     raise BundleRejected(f"revision {new} is {word} ({running}): a KB is never downgraded")
-                self._install(doc, source, persist=True, raw=raw)
+                self._install(doc, source, persist=True, raw=raw, sha256=sha256)
             except BundleRejected as exc:
                 self._reject(exc.reason, source)
                 raise
@@ -127,24 +154,42 @@ class KbActivator:
                 raise BundleRejected(reason) from exc
             return self._store.current.revision
 
-    def _install(self, doc: Mapping[str, Any], source: str, *, persist: bool, raw: bytes | None = None) -> CompiledKB:
+    def _install(
+        self,
+        doc: Mapping[str, Any],
+        source: str,
+        *,
+        persist: bool,
+        raw: bytes | None = None,
+        sha256: str | None = None,
+    ) -> CompiledKB:
         """Compile `doc` aside, swap it in, then persist it as last-good (`raw`: its bytes as signed, else
-        serialised). A failed persist leaves the new KB running and the previous last-good on disk (logged)."""
+        serialised; `sha256`: of those bytes, when known). A failed persist leaves the new KB running and the
+        previous last-good on disk (logged)."""
         started = time.perf_counter()
+        previous = self._store.current if self._store.loaded else None  # its unchanged points are reused
         with collector_paused():  # (nested in offer's: harmless)
-            kb = build_index(doc, self._store.parameter_overrides)  # aside: the running KB serves meanwhile
+            kb = build_index(doc, self._store.parameter_overrides, previous)  # aside: the running KB serves meanwhile
         self._store.activate(kb, source)
-        self._doc = doc
+        swapped = time.perf_counter()
+        self._doc, self._doc_sha256 = doc, sha256
         self._activations += 1
         self._activated_at = self._clock().isoformat(timespec="seconds")
+        offered = self._offered_at if persist else started  # at start-up: no verification (trusted local files)
+        self.last_times = ActivationTimes(
+            round((started - offered) * 1000, 1), round((swapped - started) * 1000, 1), 0.0
+        )
         _log.info("kb.activated", revision=kb.revision, source=source, points=len(kb.points),
-                  activate_ms=round((time.perf_counter() - started) * 1000))  # fmt: skip
+                  verify_ms=self.last_times.verify_ms, compile_ms=self.last_times.compile_ms)  # fmt: skip
         if persist:
             try:
                 data = raw if raw is not None else bundle_bytes(dict(doc))
                 replace_file(self._dir / LAST_GOOD_FILE, data)
-                meta = {"revision": kb.revision, "sha256": hashlib.sha256(data).hexdigest(), "source": source}
+                self._doc_sha256 = hashlib.sha256(data).hexdigest()
+                meta = {"revision": kb.revision, "sha256": self._doc_sha256, "source": source}
                 replace_file(self._dir / _META_FILE, json.dumps(meta).encode())
+                persist_ms = round((time.perf_counter() - swapped) * 1000, 1)
+                self.last_times = dataclasses.replace(self.last_times, persist_ms=persist_ms)
             except OSError as exc:
                 self._last_error = f"revision {kb.revision} runs but was not saved as last-good: {exc}"
                 self._last_error_at = self._clock().isoformat(timespec="seconds")

@@ -50,10 +50,14 @@ def document_sha256(doc: Mapping[str, Any]) -> str:
 def parse_object(raw: bytes, name: str) -> dict[str, Any]:
     """`raw` as a JSON object; BundleRejected naming `name` when it is not UTF-8 JSON or not an object."""
     try:
-        doc = orjson.loads(raw.decode("utf-8"))  # a 100k-point bundle: ~2x faster than json, less time holding the GIL
-    except UnicodeDecodeError as exc:
-        raise BundleRejected(f"{name}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        # orjson parses (and UTF-8-validates) the bytes as they are: decoding to str first costs a 100k-point bundle
+        # ~85 ms, and orjson re-encoding that str to UTF-8 another ~200 ms
+        doc = orjson.loads(raw)
     except json.JSONDecodeError as exc:  # orjson's errors are json.JSONDecodeError too
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise BundleRejected(f"{name}: not UTF-8 ({bad.reason} at byte {bad.start})") from None
         if "depth limit" in exc.msg:
             raise BundleRejected(f"{name}: nested too deeply") from None
         raise BundleRejected(f"{name}: not JSON ({exc.msg} at line {exc.lineno})") from None
