@@ -1,6 +1,6 @@
 """The bench's two inpatient encounters (10 and 50 order lines), built from the compiled KB's own national codes.
 
-Codes are read from `CompiledKB.by_code` (so the bench needs nothing outside the repo) and chosen by rule family
+Codes are read from `CompiledKB.ids_by_code` (so the bench needs nothing outside the repo) and chosen by rule family
 and parameters, not by hard-coded knowledge-point ids, so the encounters still hit the same families after the KB is
 rebuilt. Each family is exercised both ways where the data allows: a line that breaks the point (an alert) and a
 line the point covers but allows (the engine does the work and stays silent). Lines whose codes the KB does not

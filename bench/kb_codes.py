@@ -27,7 +27,7 @@ class CodePicker:
         self._points = sorted(kb.points.values(), key=lambda p: p.kp_id)
 
     def _in_force(self, code: str) -> list[CompiledPoint]:
-        return [p for p in self._kb.by_code.get(code, ()) if p.applies_on(self._day)]
+        return [p for p in self._kb.points_for(code) if p.applies_on(self._day)]
 
     def points(self, family: str, pred: Callable[[CompiledPoint], bool] = lambda _: True) -> Iterator[CompiledPoint]:
         """Points of `family` in force on the service date that satisfy `pred`, by kp_id."""
@@ -82,7 +82,7 @@ class CodePicker:
 
     def sibling(self, atc: frozenset[str], generic: str) -> str | None:
         """A western-drug code of the KB in one of the ATC classes `atc` with another generic (first-line evidence)."""
-        for code in sorted(self._kb.by_code):
+        for code in sorted(self._kb.ids_by_code):
             if code.startswith("X") and len(code) >= 10 and code[1:6] in atc and code[6:10] != generic:
                 return code
         return None

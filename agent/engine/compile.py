@@ -1,13 +1,13 @@
 """Compile a parsed KB bundle into the immutable indexes a check touches: `build_index(bundle, overrides, previous)`.
 
 Every point is validated (a defect raises `KbInvalid` naming the field), its parameters compiled by its rule family,
-and the point indexed under each of its national codes (`by_code`, in bundle order).
+and its id indexed under each of its national codes (`ids_by_code`, in bundle order).
 
 With `previous` (the KB running now) a reload compiles only what changed: when the new bundle's parameters and rule
 classes compile to the same values, a point whose raw JSON equals the one `previous` compiled (the same object when
-a delta was applied, an equal one in a full bundle) is reused as it is, and `by_code` is the previous index patched
-for the codes of the points added, changed or withdrawn. The result is the same KB a full compile gives (same points
-in the same order, same `by_code` tuples); only the time differs. Pure: no I/O, no clock.
+a delta was applied, an equal one in a full bundle) is reused as it is, and `ids_by_code` is the previous index
+patched for the codes points gained or lost (added and withdrawn points included). The result is the same KB a full
+compile gives (same points in the same order, same index); only the time differs. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from .index import (
 
 __all__ = ["build_index"]
 
-ByCode = dict[str, tuple[CompiledPoint, ...]]
+IdsByCode = dict[str, tuple[str, ...]]
 
 
 def _date(value: Any, where: str, seen: dict[Any, date | None]) -> date | None:
@@ -56,7 +56,11 @@ def _point(
     from .rules import FAMILIES  # noqa: PLC0415 -- late: the rule families import this package's types
 
     where = f"points[{i}]"
-    rule_class = str(required(rp, "rule_class", where))
+    kp_id, rule_class = required(rp, "kp_id", where), required(rp, "rule_class", where)
+    if type(kp_id) is not str or not kp_id:
+        raise KbInvalid("must be a non-empty string", f"{where}.kp_id")
+    if type(rule_class) is not str:
+        raise KbInvalid("must be a string", f"{where}.rule_class")
     rule = rules.get(rule_class)
     if rule is None:
         raise KbInvalid(f"rule class {rule_class!r} not in rules", f"{where}.rule_class")
@@ -66,7 +70,7 @@ def _point(
     code_tuple = tuple(map(str, codes))
     valid_from, valid_to = rp.get("valid_from"), rp.get("valid_to")
     return CompiledPoint(
-        str(required(rp, "kp_id", where)),
+        kp_id,
         rule,
         rule.family,
         str(rp.get("item_name") or ""),
@@ -87,14 +91,15 @@ def _codes(point: CompiledPoint) -> Iterable[str]:
     return codes if len(point.code_set) == len(codes) else dict.fromkeys(codes)
 
 
-def _full_by_code(points: Iterable[CompiledPoint]) -> ByCode:
-    by_code: ByCode = {}
-    get = by_code.get
+def _full_index(points: Iterable[CompiledPoint]) -> IdsByCode:
+    ids_by_code: IdsByCode = {}
+    get = ids_by_code.get
     for point in points:
+        kp_id = point.kp_id
         for code in _codes(point):
             known = get(code)
-            by_code[code] = (point,) if known is None else (*known, point)
-    return by_code
+            ids_by_code[code] = (kp_id,) if known is None else (*known, kp_id)
+    return ids_by_code
 
 
 def _same_order(common_ids: list[str], old: Mapping[str, CompiledPoint]) -> bool:
@@ -105,55 +110,52 @@ def _same_order(common_ids: list[str], old: Mapping[str, CompiledPoint]) -> bool
     return common_ids == [kp_id for kp_id in old if kp_id in common]
 
 
-def _patched_by_code(
-    previous: Mapping[str, tuple[CompiledPoint, ...]],
+def _patched_index(
+    previous: Mapping[str, tuple[str, ...]],
     points: Mapping[str, CompiledPoint],
     old: Mapping[str, CompiledPoint],
     fresh: list[CompiledPoint],
-) -> ByCode:
-    """`previous` re-indexed for the codes of the points changed, withdrawn or added (`fresh`: the new objects of
-    the changed and added ones), in bundle order. The caller made sure the shared points kept their order, so a
-    changed point takes its old place; only a code a point did not have before needs sorting by position."""
-    by_code: ByCode = dict(previous)
-    replaced: dict[CompiledPoint, CompiledPoint] = {}
-    gained: dict[str, list[CompiledPoint]] = {}
-    affected: set[str] = set()
+    withdrawn: bool,
+) -> IdsByCode:
+    """`previous` with the codes whose points changed re-indexed, in bundle order. A changed point that kept its
+    codes needs nothing (the index holds ids, and the caller made sure the shared points kept their order); only the
+    codes a point lost or gained, and those of withdrawn and added points, are touched."""
+    ids_by_code: IdsByCode = dict(previous)
+    lost: dict[str, set[str]] = {}
+    gained: dict[str, list[str]] = {}
     for point in fresh:
-        before = old.get(point.kp_id)
-        if before is not None:
-            replaced[before] = point
-            affected.update(before.codes)
+        kp_id, before = point.kp_id, old.get(point.kp_id)
+        if before is not None and before.code_set == point.code_set:
+            continue
         for code in _codes(point):
             if before is None or code not in before.code_set:
-                gained.setdefault(code, []).append(point)
-    withdrawn = {p for kp_id, p in old.items() if kp_id not in points}
-    for point in withdrawn:
-        affected.update(point.codes)
-    affected.update(gained)
+                gained.setdefault(code, []).append(kp_id)
+        if before is not None:
+            for code in before.code_set - point.code_set:
+                lost.setdefault(code, set()).add(kp_id)
+    if withdrawn:
+        for kp_id, point in old.items():
+            if kp_id not in points:
+                for code in point.code_set:
+                    lost.setdefault(code, set()).add(kp_id)
     position: dict[str, int] | None = None
-    for code in affected:
-        out: list[CompiledPoint] = []
-        for p in by_code.get(code, ()):
-            new = replaced.get(p)
-            if new is None:
-                if p not in withdrawn:
-                    out.append(p)
-            elif code in new.code_set:
-                out.append(new)
+    for code in lost.keys() | gained.keys():
+        gone = lost.get(code)
+        ids = [kp_id for kp_id in ids_by_code.get(code, ()) if gone is None or kp_id not in gone]
         extra = gained.get(code)
         if extra:
-            if out:
+            if ids:
                 if position is None:
                     position = {kp_id: n for n, kp_id in enumerate(points)}
-                out += extra
-                out.sort(key=lambda p: position[p.kp_id])
+                ids += extra
+                ids.sort(key=position.__getitem__)
             else:
-                out = extra
-        if out:
-            by_code[code] = tuple(out)
+                ids = extra
+        if ids:
+            ids_by_code[code] = tuple(ids)
         else:
-            by_code.pop(code, None)
-    return by_code
+            ids_by_code.pop(code, None)
+    return ids_by_code
 
 
 def _duplicate(raw_points: list[Any]) -> KbInvalid:
@@ -209,10 +211,13 @@ def build_index(
         raise _duplicate(raw_points)
 
     if previous is not None and old and _same_order(common_ids, old):
-        changes = fresh or len(common_ids) < len(old)
-        by_code = _patched_by_code(previous.by_code, points, old, fresh) if changes else previous.by_code
+        withdrawn = len(common_ids) < len(old)
+        unchanged = not fresh and not withdrawn
+        ids_by_code: Mapping[str, tuple[str, ...]] = (
+            previous.ids_by_code if unchanged else _patched_index(previous.ids_by_code, points, old, fresh, withdrawn)
+        )
     else:
-        by_code = _full_by_code(points.values())
+        ids_by_code = _full_index(points.values())
     not_compiled = bundle.get("not_compiled") or []
     return CompiledKB(
         revision=str(required(bundle, "revision", "")),
@@ -221,6 +226,6 @@ def build_index(
         params=params,
         rules=rules,
         points=points,
-        by_code=by_code,
+        ids_by_code=ids_by_code,
         not_compiled=len(not_compiled) if isinstance(not_compiled, list) else 0,
     )

@@ -42,17 +42,18 @@ def check(
     `practitioners`, the lines' doctors against their payment-qualification statuses (None: no such checks)."""
     ctx = Context(request, kb, service_date)
     by_family: dict[str, list[tuple[OrderLine, CompiledPoint]]] = {}
-    by_code = kb.by_code
+    ids_by_code, kb_points = kb.ids_by_code, kb.points
     unmapped: list[OrderLine] = []
     for line in ctx.current_lines:
-        points = by_code.get(line.hilist_code)
-        if not points or line.cnt <= 0 or line.sumamt < 0:
+        ids = ids_by_code.get(line.hilist_code)
+        if not ids or line.cnt <= 0 or line.sumamt < 0:
             # a refund, cancel or price-adjustment line (cnt <= 0, negative total) is never a violation
             if not line.hilist_code and line.cnt > 0:
                 unmapped.append(line)  # no national code: the hospital code maps to none
             continue
         day = line.begn_date or service_date
-        for point in points:
+        for kp_id in ids:
+            point = kb_points[kp_id]
             if point.always or point.applies_on(day):
                 hits = by_family.get(point.family)
                 if hits is None:

@@ -1,7 +1,8 @@
 """The compiled knowledge base's types (the only thing a check touches) and the compilation of a bundle's header.
 
-`CompiledKB` holds the global parameters, the rule classes, the points by id and `by_code`, every point under each
-of its national codes. `compile_parameters` and `compile_rules` type the bundle's `parameters` and `rules` (raising
+`CompiledKB` holds the global parameters, the rule classes, the points by id and `ids_by_code`, the ids of the
+points indexed under each national code (ids, not the points: a reload that changes a point but not its codes leaves
+that index as it was). `compile_parameters` and `compile_rules` type the bundle's `parameters` and `rules` (raising
 `KbInvalid` naming the field); the points are compiled by `compile.build_index`. Pure.
 """
 
@@ -99,13 +100,21 @@ class CompiledKB:
     params: KbParameters
     rules: Mapping[str, RuleMeta]
     points: Mapping[str, CompiledPoint]
-    by_code: Mapping[str, tuple[CompiledPoint, ...]]
+    ids_by_code: Mapping[str, tuple[str, ...]]  # national code -> kp_ids of its points, in bundle order
     not_compiled: int
 
     @property
     def code_count(self) -> int:
         """How many distinct national codes the KB indexes."""
-        return len(self.by_code)
+        return len(self.ids_by_code)
+
+    def points_for(self, code: str) -> tuple[CompiledPoint, ...]:
+        """The points indexed under national `code`, in bundle order (none: empty)."""
+        ids = self.ids_by_code.get(code)
+        if not ids:
+            return ()
+        points = self.points
+        return tuple([points[kp_id] for kp_id in ids])
 
 
 def required(obj: Mapping[str, Any], key: str, where: str) -> Any:

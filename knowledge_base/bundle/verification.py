@@ -79,11 +79,11 @@ def _check_hashes(members: Mapping[str, bytes], manifest: Manifest) -> None:
             raise BundleRejected(f"{name}: sha256 mismatch (the member is not the one the manifest names)")
 
 
-def _payload(members: Mapping[str, bytes], manifest: Manifest) -> dict[str, Any]:
+def _payload(members: Mapping[str, bytes], manifest: Manifest, check_points: bool = True) -> dict[str, Any]:
     name = manifest.payload_member
     doc = parse_object(members[name], name)
     if manifest.kind == FULL:
-        check_bundle(doc, name)
+        check_bundle(doc, name, points=check_points)
         if doc["format_version"] != manifest.bundle_format_version:
             raise BundleRejected(
                 f"manifest bundle_format_version {manifest.bundle_format_version} but {name} "
@@ -100,14 +100,16 @@ def _payload(members: Mapping[str, bytes], manifest: Manifest) -> dict[str, Any]
     return doc
 
 
-def _contents(members: Mapping[str, bytes], manifest: Manifest) -> dict[str, Any]:
+def _contents(members: Mapping[str, bytes], manifest: Manifest, check_points: bool = True) -> dict[str, Any]:
     _check_members(members, manifest)
     _check_hashes(members, manifest)
-    return _payload(members, manifest)
+    return _payload(members, manifest, check_points)
 
 
-def verify(fgkb: bytes, trusted: Mapping[str, Ed25519PublicKey]) -> VerifiedBundle:
-    """The verified bundle in `fgkb`; BundleRejected with the reason when any check fails (see the module doc)."""
+def verify(fgkb: bytes, trusted: Mapping[str, Ed25519PublicKey], *, check_points: bool = True) -> VerifiedBundle:
+    """The verified bundle in `fgkb`; BundleRejected with the reason when any check fails (see the module doc).
+    `check_points=False` skips the per-point pass of a full bundle's quick check, for a caller that validates every
+    point itself (the agent's compile: ~70 ms of a 100k-point activation)."""
     members = unpack(fgkb)
     if SIGNATURE_MEMBER not in members:
         raise BundleRejected("no signature (signature.json missing): sign the bundle with `fundguard kb sign`")
@@ -124,7 +126,7 @@ def verify(fgkb: bytes, trusted: Mapping[str, Ed25519PublicKey]) -> VerifiedBund
     manifest = parse_manifest(members[MANIFEST_MEMBER])
     if manifest.key_id != signature.key_id:
         raise BundleRejected(f"manifest.json names key {manifest.key_id!r} but the signature key {signature.key_id!r}")
-    payload = _contents(members, manifest)
+    payload = _contents(members, manifest, check_points)
     document = members[manifest.payload_member]
     return VerifiedBundle(manifest, manifest.kind, manifest.revision, manifest.base_revision, payload, document)
 

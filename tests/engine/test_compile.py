@@ -13,7 +13,7 @@ from fundguard.agent.engine import CompiledKB, KbInvalid, build_index
 
 def _shape(kb: CompiledKB) -> tuple[list[str], dict[str, list[str]]]:
     """What a check reads of the indexes: the points in order and each code's points in order (by kp_id)."""
-    return list(kb.points), {code: [p.kp_id for p in points] for code, points in kb.by_code.items()}
+    return list(kb.points), {code: list(ids) for code, ids in kb.ids_by_code.items()}
 
 
 def _revised(bundle: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -68,7 +68,7 @@ def test_an_identical_bundle_shares_the_code_index(default_bundle: dict[str, Any
     running = build_index(default_bundle)
     again = build_index({**default_bundle, "revision": int(default_bundle["revision"]) + 1}, None, running)
     assert all(again.points[kp] is running.points[kp] for kp in running.points)
-    assert again.by_code is running.by_code
+    assert again.ids_by_code is running.ids_by_code
 
 
 def test_new_parameters_recompile_every_point(default_bundle: dict[str, Any]) -> None:
@@ -81,7 +81,7 @@ def test_new_parameters_recompile_every_point(default_bundle: dict[str, Any]) ->
 
 
 def test_reordered_points_still_give_the_full_compiles_order(default_bundle: dict[str, Any]) -> None:
-    """The same points in another order: reused, but by_code follows the new bundle order."""
+    """The same points in another order: reused, but the code index follows the new bundle order."""
     running = build_index(default_bundle)
     shuffled = copy.deepcopy(default_bundle)
     random.Random(5).shuffle(shuffled["points"])

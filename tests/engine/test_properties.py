@@ -26,7 +26,7 @@ AMOUNTS = st.decimals(min_value=Decimal("-5"), max_value=Decimal("500"), places=
 
 
 def _codes(kb: CompiledKB) -> list[str]:
-    codes = sorted(kb.by_code)
+    codes = sorted(kb.ids_by_code)
     rng = random.Random(7)
     return [*rng.sample(codes, 400), "XA11DAW036A001010104127", "T001700010", "001102000000100"]
 

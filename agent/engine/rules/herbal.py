@@ -66,7 +66,7 @@ def _is_herbal(ctx: Context, line: OrderLine) -> bool:
 def _listed(ctx: Context, line: OrderLine) -> bool:
     """True when the line's slice is under an herbal point (either mode) in force on the line's date."""
     day = ctx.line_date(line)
-    return any(p.family == "herbal" and p.applies_on(day) for p in ctx.kb.by_code.get(line.hilist_code, ()))
+    return any(p.family == "herbal" and p.applies_on(day) for p in ctx.kb.points_for(line.hilist_code))
 
 
 def _group(ctx: Context, line: OrderLine) -> tuple[OrderLine, ...]:

@@ -72,10 +72,10 @@ def _reference(line: OrderLine) -> Decimal:
 
 def _buckets(ctx: Context, groups: set[str]) -> dict[tuple[str, date], list[OrderLine]]:
     """This encounter's lines of the wanted groups, by (group, date of use), in HIS order."""
-    by_code = ctx.kb.by_code
+    kb = ctx.kb
     out: dict[tuple[str, date], list[OrderLine]] = {}
     for line in ctx.encounter.orders:
-        points = by_code.get(line.hilist_code)
+        points = kb.points_for(line.hilist_code)
         if not points or line.cnt <= 0:
             continue
         day = ctx.line_date(line)
@@ -91,7 +91,7 @@ def _name(ctx: Context, line: OrderLine) -> str:
     """The operation's name: the HIS one, else the KB's, else its code."""
     if line.hilist_name:
         return line.hilist_name
-    points = ctx.kb.by_code.get(line.hilist_code)
+    points = ctx.kb.points_for(line.hilist_code)
     return points[0].item_name if points else line.hilist_code
 
 

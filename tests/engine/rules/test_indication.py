@@ -29,11 +29,9 @@ def test_indication_case(case: dict[str, Any], default_kb: CompiledKB) -> None:
 
 
 def _kb_with_icd10(kb: CompiledKB, prefixes: list[str]) -> CompiledKB:
-    (point,) = kb.by_code[DORZAGLIATIN]
+    (point,) = kb.points_for(DORZAGLIATIN)
     params = compile_params({"icd10": prefixes, "confirm": None}, kb.params, "p")
-    return dataclasses.replace(
-        kb, by_code={**kb.by_code, DORZAGLIATIN: (dataclasses.replace(point, params=params),)}
-    )
+    return dataclasses.replace(kb, points={**kb.points, point.kp_id: dataclasses.replace(point, params=params)})
 
 
 def _alerts(kb: CompiledKB, diagnoses: list[str], main: str = "") -> list[tuple[str, str, str]]:

@@ -27,10 +27,10 @@ def test_second_line_case(case: dict[str, Any], default_kb: CompiledKB) -> None:
 
 def test_point_without_evidence_classes_always_prompts(default_kb: CompiledKB) -> None:
     """With no evidence classes the prompt stands whatever the history holds."""
-    (point,) = default_kb.by_code[MORINIDAZOLE]
+    (point,) = default_kb.points_for(MORINIDAZOLE)
     params = compile_params({"evidence_atc": [], "confirm": "限二线用药"}, default_kb.params, "p")
-    by_code = {**default_kb.by_code, MORINIDAZOLE: (dataclasses.replace(point, params=params),)}
-    kb = dataclasses.replace(default_kb, by_code=by_code)
+    points = {**default_kb.points, point.kp_id: dataclasses.replace(point, params=params)}
+    kb = dataclasses.replace(default_kb, points=points)
     request = {
         "patient": {"patn_id": "P-SX", "gend": "1", "brdy": "1960-01-01"},
         "encounter": {
