@@ -128,6 +128,6 @@ class KbInbox:
             (self._folder / REJECTED / f"{name}.error").write_text(exc.reason + "\n", encoding="utf-8")
             os.replace(path, self._folder / REJECTED / name)
             return
-        self.activated += 1
         os.replace(path, self._folder / ACTIVATED / name)
+        self.activated += 1  # after the move: a reader that sees the count finds the file where it says
         _log.info("kb.inbox_activated", file=name, revision=revision)
