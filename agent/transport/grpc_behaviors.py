@@ -11,6 +11,7 @@ Business code never calls `context.abort`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -115,6 +116,20 @@ def on_pool(behavior: Callable[[bytes, Any], Message], pool: ThreadPoolExecutor)
     return run
 
 
+class _OverBudget(Exception):
+    """The check did not finish within its limit."""
+
+
+def _settle(answer: asyncio.Future[Message], result: Message | None, exc: BaseException | None) -> None:
+    """Give `answer` its outcome unless it has one already (the timer and the worker race; the first one wins)."""
+    if answer.done():
+        return
+    if exc is not None:
+        answer.set_exception(exc)
+    else:
+        answer.set_result(result)  # type: ignore[arg-type]
+
+
 class Budgeted:
     """Check under a time limit: the work runs on the check pool while the loop waits at most the budget (or the
     caller's deadline less a margin, if sooner); past it the caller gets CHECK_UNAVAILABLE with the reason, never an
@@ -135,10 +150,25 @@ class Budgeted:
             limit, why = max(remaining - DEADLINE_MARGIN_S, 0.0), "the caller's deadline"
         # the worker binds the encounter and masked patient to its log context: bring them back for the error log
         scope = contextvars.copy_context()
-        work = asyncio.get_running_loop().run_in_executor(self._pool, scope.run, self._behavior, raw, context)
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Message] = loop.create_future()
+        behavior = self._behavior
+
+        def work() -> None:  # on the pool; hands the outcome back to the loop (cheaper than run_in_executor)
+            result: Message | None = None
+            error: BaseException | None = None
+            try:
+                result = scope.run(behavior, raw, context)
+            except BaseException as exc:  # re-raised on the loop, where `guarded` maps it
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (the agent stopped): nobody waits
+                loop.call_soon_threadsafe(_settle, answer, result, error)
+
+        self._pool.submit(work)
+        timer = loop.call_later(limit, _settle, answer, None, _OverBudget())
         try:
-            return await asyncio.wait_for(work, limit)
-        except TimeoutError:
+            return await answer
+        except _OverBudget:
             _log.warning("grpc.check_unavailable", limit_ms=round(limit * 1000), reason=why)
             reason = f"check unavailable: not finished within {why}; the order is not known to comply"
             self._tell_unavailable(raw, reason)
@@ -149,6 +179,7 @@ class Budgeted:
                 kb_revision=store.current.revision if store.loaded else "",
             )
         finally:  # read without entering: on a timeout the worker is still inside `scope`
+            timer.cancel()
             bind_contextvars(**{
                 var.name.removeprefix(STRUCTLOG_KEY_PREFIX): value
                 for var, value in scope.items()
