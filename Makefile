@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 GRPC ?= 127.0.0.1:50051
 
-.PHONY: run test install install-test bench lint proto dev clean
+.PHONY: run test install install-test bench lint proto dev clean offline-bundle
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -29,11 +29,15 @@ lint: install-test
 	$(BIN)/ruff check agent adapters knowledge_base central installer bench tests scripts setup.py
 	$(BIN)/python scripts/dev_tree.py build/typecheck --no-pth
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml \
-		-p fundguard.agent -p fundguard.adapters -p fundguard.knowledge_base -p fundguard.central
+		-p fundguard.agent -p fundguard.adapters -p fundguard.knowledge_base -p fundguard.central -p fundguard.installer
 
-## make bench: engine p50/p99 (10 and 50 lines) and gRPC Check vs a bare echo service
+## make offline-bundle: dist/fundguard-offline-*.tar.gz for an air-gapped server (wheelhouse, installer, unit, config)
+offline-bundle: install
+	$(BIN)/fundguard-installer build --source . --out dist
+
+## make bench: every measurement (bench/README.md) -> bench/results/latest.json + latest.png; BENCH_ARGS=--quick etc.
 bench: install-test
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 ## make dev: a second venv (.dev/venv) whose `fundguard` namespace points at this work tree (no reinstall needed)
 dev:

@@ -88,6 +88,7 @@ if __name__ == "__main__":  # setuptools' build backend runs this file as __main
             "fundguard.agent.alerts": ["*.json"],
             "fundguard.agent.transport": ["alert_page/*"],
             "fundguard.adapters": ["py.typed"],
+            "fundguard.installer": ["templates/*.in"],
         },
         cmdclass={"build_py": BuildWithProto},
     )

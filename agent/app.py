@@ -11,7 +11,7 @@ import gc
 import signal
 import sqlite3
 import sys
-import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,19 +21,26 @@ from typing import Any
 
 import structlog
 
+from fundguard.agent.auth.wiring import OpenedAuth, open_auth
 from fundguard.agent.codes import CodeMap, CodeMapError, load_code_map
 from fundguard.agent.config import ConfigError, Settings, load_settings
 from fundguard.agent.engine.errors import KbInvalid
+from fundguard.agent.faults import FaultLatch
 from fundguard.agent.feedback import DecidedAlerts, DecisionStore, IssuedAlerts
+from fundguard.agent.history.wiring import OpenedHistory, open_history
 from fundguard.agent.kb import KbStore
 from fundguard.agent.kb.sources import open_kb
 from fundguard.agent.log import configure_logging
+from fundguard.agent.ops import AgentMetrics, HealthMonitor, OpenedOps, open_ops
+from fundguard.agent.ops.alarms import Alarms
+from fundguard.agent.ops.integrity import damaged_stores, store_files
 from fundguard.agent.practitioners import CACHE_FILE as PRACTITIONERS_FILE
 from fundguard.agent.practitioners import StatusCache
 from fundguard.agent.service import CheckService
 from fundguard.agent.stream import AlertBus
 from fundguard.agent.trace.ledger import LEDGER_FILE, TraceLedger
 from fundguard.agent.transport.drop_folder import DropFolderListener
+from fundguard.agent.transport.grpc_history import HistoryRpcs
 from fundguard.agent.transport.grpc_server import AgentServer, BindError, create_server
 from fundguard.agent.transport.grpc_trace import TraceRpcs
 from fundguard.agent.transport.health import AgentHealth
@@ -78,6 +85,11 @@ class Agent:
     trace: TraceLedger | None = None
     uplink: OpenedUplink | None = None
     practitioners: StatusCache | None = None
+    metrics: AgentMetrics | None = None  # Prometheus registry and per-check instruments (agent.ops)
+    monitor: HealthMonitor | None = None  # readiness → gRPC health, re-evaluated while running (agent.ops)
+    history: OpenedHistory | None = None  # the patient-history store and its warm cache (agent.history)
+    auth: OpenedAuth | None = None  # HIS client authentication on the listeners, page keys (agent.auth)
+    alarms: Alarms | None = None  # a store that cannot write, the outbox refusing, the central failing (agent.ops)
 
     @property
     def address(self) -> str:
@@ -103,10 +115,14 @@ class Agent:
                 self.issued.close()
                 raise StartupError(f"cannot start the {listener.name} listener on {listener.address}: {exc}") from exc
             started.append(listener)
+        if self.monitor is not None:  # readiness first: no SERVING before the stores were probed
+            self.monitor.start()
         self.health.update(kb_loaded=self.store.loaded)
 
     def stop(self, grace: float | None = None) -> None:
         """Report NOT_SERVING, then stop accepting calls and wait up to `grace` seconds for running ones."""
+        if self.monitor is not None:
+            self.monitor.stop()
         self.health.shutdown()
         for listener in reversed(self.listeners):
             listener.stop()
@@ -115,6 +131,8 @@ class Agent:
         self.issued.close()
         if self.trace is not None:
             self.trace.close()
+        if self.history is not None:
+            self.history.close()
         if self.uplink is not None:  # after the uploader stopped: what was not sent goes up at the next start
             self.uplink.close()
 
@@ -129,8 +147,12 @@ def tune_runtime() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now) -> Agent:
+def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now) -> Agent:  # noqa: PLR0915 - wires all
     """Load the configured KB (with parameter overrides) and wire service, health and server; raises StartupError."""
+    auth = _auth(settings, clock)  # before anything is opened: a bad [auth] file leaves nothing to close
+    damaged = damaged_stores(store_files(settings, DECISIONS_FILE))
+    if damaged:  # a store file overwritten with garbage: refuse to start, naming it and the way back (ops.integrity)
+        raise StartupError("\n".join(damaged))
     store = KbStore(settings.kb.parameters)
     try:
         kb = open_kb(settings.kb, settings.data.dir, store, clock)
@@ -158,27 +180,37 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
         raise StartupError(f"cannot open the agent's stores in {settings.data.dir}: {exc}") from exc
     except ValueError as exc:  # uplink keys, certificates or secret
         raise StartupError(str(exc)) from exc
-    ledger = _trace_ledger(settings)
+    ledger, history = _trace_ledger(settings), _history(settings, clock, codes)
     bus = AlertBus()
     recorder = uplink.recorder if uplink else None
     service = CheckService(
         store,
         clock=clock,
         codes=codes,
-        observers=(issued.record, bus.publish, *((recorder.check,) if recorder else ())),
+        observers=(issued.record, bus.publish, *((recorder.check,) if recorder else ()), *history.observers),
         suppress=decided.suppress,
         on_unavailable=(bus.publish_unavailable, *((recorder.unavailable,) if recorder else ())),
         trace=ledger,
         trace_policy=settings.trace.policy,
         practitioners=cache,
         check_practitioner_codes=settings.practitioners.check_codes,
-    )
-    listeners = (
-        *(uplink.listeners if uplink else ()),  # stopped last of the listeners
-        *_listeners(settings, service, decisions, clock, bus),
-        *kb.listeners,
+        history=history.source,
     )
     health = AgentHealth()
+    ops = open_ops(  # metrics and readiness (gRPC health follows the stores' writability, the disk's free space)
+        settings, store, health, kb.activator.status, decisions=settings.data.dir / DECISIONS_FILE,
+        stores=(settings.data.dir / DECISIONS_FILE, *((ledger.path,) if ledger else ()),
+                *((uplink.outbox.path,) if uplink else ()), *((history.cache.store.path,) if history.cache else ())),
+        outbox=uplink.outbox if uplink else None, uploader=uplink.uploader if uplink else None,
+        faults=_store_faults(decisions, issued, ledger, history),  # fundguard_alarm{name}: a store cannot write
+    )  # fmt: skip
+    auth.gate.on_refused = ops.metrics.unauthenticated  # fundguard_unauthenticated_total{transport}
+    listeners = (
+        *(uplink.listeners if uplink else ()),  # stopped last of the listeners
+        *_listeners(settings, service, decisions, clock, bus, ops=ops, auth=auth),
+        *kb.listeners,
+        *ops.listeners,  # the /metrics port of its own, when set
+    )
     rpcs = None
     if ledger is not None:
         rpcs = TraceRpcs(
@@ -187,18 +219,41 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
         )  # fmt: skip
     try:
         server, port = create_server(
-            service, settings.grpc, health, decisions=decisions, clock=clock, bus=bus, trace=rpcs,
-            status=kb.activator.status,
-        )
+            ops.metered(service, "grpc"), settings.grpc, health, decisions=decisions, clock=clock, bus=bus, trace=rpcs,
+            status=kb.activator.status, history=HistoryRpcs(history.cache, clock) if history.cache else None,
+            auth=auth.grpc,
+        )  # fmt: skip
     except BindError as exc:
         decisions.close()
         issued.close()
         if ledger is not None:
             ledger.close()
+        history.close()
         if uplink is not None:
             uplink.close()
         raise StartupError(str(exc)) from exc
-    return Agent(settings, store, service, server, port, health, decisions, issued, listeners, ledger, uplink, cache)
+    return Agent(settings, store, service, server, port, health, decisions, issued, listeners, ledger, uplink, cache,
+                 ops.metrics, ops.monitor, history, auth, ops.alarms)  # fmt: skip
+
+
+def _auth(settings: Settings, clock: Callable[[], datetime]) -> OpenedAuth:
+    """HIS client authentication ([auth]): token file, certificates and page secret read and checked."""
+    try:
+        return open_auth(settings.auth, settings.data.dir, clock=clock)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from exc
+
+
+def _store_faults(
+    decisions: DecisionStore, issued: IssuedAlerts, ledger: TraceLedger | None, history: OpenedHistory
+) -> dict[str, FaultLatch]:
+    """Each store's write-failure latch, by the name of its alarm."""
+    faults = {"decisions": decisions.fault, "issued_alerts": issued.fault}
+    if ledger is not None:
+        faults["trace_ledger"] = ledger.fault
+    if history.cache is not None:
+        faults["history_store"] = history.cache.store.fault
+    return faults
 
 
 def _trace_ledger(settings: Settings) -> TraceLedger | None:
@@ -212,6 +267,14 @@ def _trace_ledger(settings: Settings) -> TraceLedger | None:
         raise StartupError(f"cannot open the trace ledger {path}: {exc}") from exc
 
 
+def _history(settings: Settings, clock: Callable[[], datetime], codes: CodeMap | None) -> OpenedHistory:
+    """The patient history ([history]; on by default, `history.sqlite3` in the data dir) and institution state."""
+    try:
+        return open_history(settings, clock, codes.resolve if codes is not None else None)
+    except (OSError, sqlite3.Error) as exc:
+        raise StartupError(f"cannot open the history store in {settings.data.dir}: {exc}") from exc
+
+
 def _inpatient(store: KbStore, med_type: str) -> bool:
     """Whether a 医疗类别 is an inpatient one, by the active KB's parameters."""
     return store.loaded and store.current.params.visit_class_by_med_type.get(med_type) == "inpatient"
@@ -223,21 +286,28 @@ def _listeners(
     decisions: DecisionStore,
     clock: Callable[[], datetime],
     bus: AlertBus,
+    *,
+    ops: OpenedOps,
+    auth: OpenedAuth,
 ) -> tuple[Listener, ...]:
-    """The listeners the settings enable, each translating its protocol to the same check service."""
+    """The listeners the settings enable, each translating its protocol to the same check service (each through
+    its own metered view of it, labelled by transport)."""
     out: list[Listener] = []
     if settings.http.address is not None:
         budget = settings.grpc.check_budget_ms  # the agent's check budget, whatever the transport
         routes: list[RouteSetup] = [
-            national_routes(service, decisions, clock, budget),
-            cds_routes(service, decisions, clock, budget),
+            national_routes(ops.metered(service, "national"), decisions, clock, budget),
+            cds_routes(ops.metered(service, "cds_hooks"), decisions, clock, budget),
             alert_page_routes(bus, decisions, clock),
+            ops.routes,  # GET /metrics
+            *((auth.http_routes,) if auth.http_routes else ()),  # the client check in front of the routes
         ]
-        out.append(HttpListener(settings.http, routes, settings.grpc.grace_seconds))
+        out.append(HttpListener(settings.http, routes, settings.grpc.grace_seconds, auth.http_ssl))
     if settings.mllp.address is not None:
-        out.append(MllpListener(settings.mllp, service, clock, settings.grpc.check_budget_ms))
+        out.append(MllpListener(settings.mllp, ops.metered(service, "mllp"), clock, settings.grpc.check_budget_ms,
+                                auth=auth.mllp, ssl_context=auth.mllp_ssl))  # fmt: skip
     if settings.drop.dir is not None:
-        out.append(DropFolderListener(settings.drop, service, clock))
+        out.append(DropFolderListener(settings.drop, ops.metered(service, "drop"), clock))
     return tuple(out)
 
 
@@ -252,11 +322,12 @@ def run(settings: Settings) -> int:
         print(f"fundguard: {exc}", file=sys.stderr)
         return EXIT_START_FAILED
 
-    stop = threading.Event()
+    received: list[int] = []
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        _log.info("agent.stopping", signal=signal.Signals(signum).name)
-        stop.set()
+        # only a list append: a handler that takes a lock (Event.set, a log line) can deadlock against the main
+        # thread it interrupts when that thread holds the same lock
+        received.append(signum)
 
     previous: dict[int, Any] = {sig: signal.signal(sig, _on_signal) for sig in _STOP_SIGNALS}
     try:
@@ -277,8 +348,12 @@ def run(settings: Settings) -> int:
             max_workers=settings.grpc.max_workers,
             listeners={listener.name: listener.address for listener in agent.listeners},
         )
-        while not stop.wait(0.5):
-            pass
+        if settings.auth.mode == "none":
+            _log.warning("auth.disabled", hint="[auth] mode = none: any program that reaches the listeners is served; "
+                         "set mode = 'token' or 'mtls' (README, Authentication)")  # fmt: skip
+        while not received:
+            time.sleep(0.2)
+        _log.info("agent.stopping", signal=signal.Signals(received[0]).name)
         agent.stop(settings.grpc.grace_seconds)
         _log.info("agent.stopped")
     finally:

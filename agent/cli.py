@@ -8,6 +8,8 @@ fundguard feedback stats [--data-dir DIR]                 override rates per rul
 fundguard trace import|lookup|generate|status …           the traceability-code ledger (agent.trace.commands)
 fundguard serve [--grpc HOST:PORT] [--http HOST:PORT] [--mllp HOST:PORT] [--drop-dir DIR] [--code-map CSV]
                 [--data-dir DIR] [--kb PATH] [--config FILE]
+fundguard doctor [--config FILE]                          one OK/WARN/FAIL line per check; exit 0 healthy, 1 not
+fundguard auth add-client|page-key …                      HIS client tokens, pop-up page keys (agent.auth.commands)
 fundguard --version
 ```
 Exit codes: 0 the command ran (a check with or without violations); 2 bad input, unreadable file, bad KB or
@@ -18,6 +20,7 @@ one line naming the field on stderr.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import tomllib
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from fundguard.adapters.his import nhsa_json
+from fundguard.agent.auth.commands import add_auth_commands
 from fundguard.agent.engine.errors import FundguardError, InvalidField, KbInvalid, KbUnavailable
 from fundguard.agent.kb import KbStore
 from fundguard.agent.service import CheckService
@@ -175,6 +179,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return code
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    # Lazy, as serve: the checks pull in grpc, cryptography and the config model.
+    from fundguard.agent.ops.doctor import run_doctor  # noqa: PLC0415
+
+    report = io.StringIO()
+    code: int = run_doctor(args.config, report)
+    _write(sys.stdout, report.getvalue())  # UTF-8 whatever the console's locale
+    return code
+
+
 def _version() -> str:
     """The installed distribution's version; in a work tree (make dev) the one pyproject.toml declares."""
     try:
@@ -233,7 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--kb", type=Path, default=None, help="KB bundle (default: the embedded one)")
     serve.add_argument("--config", type=Path, default=None, help="TOML configuration file")
     serve.set_defaults(func=_cmd_serve)
+    doctor = commands.add_parser("doctor", help="check this install (config, ports, KB, certificates, central, disk)")
+    doctor.add_argument("--config", type=Path, default=None, help="TOML configuration file (as given to serve)")
+    doctor.set_defaults(func=_cmd_doctor)
     add_trace_commands(commands)
+    add_auth_commands(commands)
     return parser
 
 

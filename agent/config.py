@@ -24,18 +24,23 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from fundguard.agent.engine.history_model import HistoryPolicy, InstitutionState
 from fundguard.agent.engine.trace_model import TracePolicy
 from fundguard.knowledge_base import default_bundle_path
 
 __all__ = [
+    "AuthSettings",
     "CodesSettings",
     "ConfigError",
     "DataSettings",
     "DropSettings",
     "GrpcSettings",
+    "HealthSettings",
+    "HistorySettings",
     "HttpSettings",
     "KbSettings",
     "LogSettings",
+    "MetricsSettings",
     "MllpSettings",
     "PatientIdentity",
     "PractitionerSettings",
@@ -57,6 +62,9 @@ _MAX_GRPC_BYTES = 2**31 - 1  # gRPC channel arguments are C ints
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024  # a 3101 with long history is a few MB
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # one HL7 v2 message
 DEFAULT_DATA_DIR = Path("fundguard-data")
+DEFAULT_HISTORY_RETENTION_DAYS = 5 * 365 + 90  # 5 years of history for the cross-visit rules, plus a quarter
+DEFAULT_HISTORY_POLICY = HistoryPolicy()
+DEFAULT_INSTITUTION = InstitutionState()
 DEFAULT_TRACE_POLICY = TracePolicy()
 PatientIdentity = Literal["full", "pseudonymised"]  # how patient ids go up: as sent, or HMAC-SHA256
 DEFAULT_UPLINK_BATCH = 500
@@ -65,6 +73,9 @@ DEFAULT_ALARM_RATIO = 0.8
 DEFAULT_STATUS_POLL_SECONDS = 30.0
 DEFAULT_UPLOAD_TIMEOUT_SECONDS = 30.0
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
+DEFAULT_HEALTH_SECONDS = 5.0
+DEFAULT_MIN_FREE_MB = 64
+AuthMode = Literal["none", "token", "mtls"]  # how HIS clients authenticate ([auth]; agent.auth)
 
 
 class ConfigError(Exception):
@@ -210,6 +221,64 @@ class PractitionerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """[metrics]: Prometheus `/metrics` on its own small HTTP port (`address`, e.g. 127.0.0.1:9464); off when None.
+    The agent's HTTP listener ([http]) serves `/metrics` too, whatever this says."""
+
+    address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSettings:
+    """[health]: gRPC health is SERVING only while a KB is loaded, the stores are writable and the data dir's disk
+    has at least `min_free_mb` free; re-evaluated every `interval_seconds`."""
+
+    interval_seconds: float = DEFAULT_HEALTH_SECONDS
+    min_free_mb: int = DEFAULT_MIN_FREE_MB
+
+
+@dataclass(frozen=True, slots=True)
+class HistorySettings:
+    """[history]: the patient-history store and the cross-visit rules. On by default: the store is
+    `<data.dir>/history.sqlite3` unless `path` says otherwise; encounters older than `retention_days` (5 years and a
+    quarter by default) are purged at start; `cache_patients` patients are kept warm for `cache_ttl_seconds`, with
+    what lies within `lookback_days` of today (what the rules judge against); `policy` holds the rules' thresholds.
+    `enabled = false`: no store (the cross-visit rules see only the history a request carries, and only when an
+    `[institution]` is configured)."""
+
+    enabled: bool = True
+    path: Path | None = None
+    retention_days: int = DEFAULT_HISTORY_RETENTION_DAYS
+    cache_patients: int = 20_000
+    cache_ttl_seconds: float = 8 * 3600.0
+    policy: HistoryPolicy = DEFAULT_HISTORY_POLICY
+    lookback_days: int = 365
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """[auth]: how HIS clients authenticate on gRPC, HTTP and MLLP (`agent.auth`). "none" (the default: anyone who
+    reaches a port is served), "token" (a per-client bearer token whose SHA-256 is in `tokens_file`) or "mtls" (a
+    client certificate signed by `client_ca`, its CN or a SAN in `allowed_clients` when that is not empty).
+    `cert`/`key`: the listeners' own certificate (TLS; required for mtls, optional with tokens). Unless the mode is
+    "none", the pop-up page needs the key of its workstation, an HMAC under the secret in `page_secret_file`
+    (default `<data.dir>/auth/page.secret`, created on first start)."""
+
+    mode: AuthMode = "none"
+    tokens_file: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    client_ca: Path | None = None
+    allowed_clients: tuple[str, ...] = ()
+    page_secret_file: Path | None = None
+
+    @property
+    def tls(self) -> bool:
+        """Whether the listeners serve TLS (their certificate is configured)."""
+        return self.cert is not None and self.key is not None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All validated settings."""
 
@@ -224,6 +293,11 @@ class Settings:
     trace: TraceSettings = TraceSettings()
     uplink: UplinkSettings = UplinkSettings()
     practitioners: PractitionerSettings = PractitionerSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    health: HealthSettings = HealthSettings()
+    history: HistorySettings = HistorySettings()
+    institution: InstitutionState = DEFAULT_INSTITUTION  # [institution]: agreement start (政策辅导期), level, type
+    auth: AuthSettings = AuthSettings()  # [auth]: HIS client authentication (agent.auth)
 
 
 # ---- the one pydantic-settings model ---------------------------------------------------------------------------
@@ -312,6 +386,64 @@ class _Practitioners(_Section):
     check_codes: bool = True
 
 
+class _Metrics(_Section):
+    address: str | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else _host_port(value, "127.0.0.1:9464")
+
+
+class _Health(_Section):
+    interval_seconds: float = Field(default=DEFAULT_HEALTH_SECONDS, gt=0, le=3600)
+    min_free_mb: int = Field(default=DEFAULT_MIN_FREE_MB, ge=0)
+
+
+class _History(_Section):
+    enabled: bool = True
+    path: Path | None = None
+    retention_days: int = Field(default=DEFAULT_HISTORY_RETENTION_DAYS, ge=366, le=36_500)
+    cache_patients: int = Field(default=20_000, ge=1, le=10_000_000)
+    cache_ttl_seconds: float = Field(default=8 * 3600.0, gt=0)
+    lookback_days: int = Field(default=365, ge=31, le=36_500)
+    split_days: int = Field(default=15, ge=1, le=366)
+    readmission_days: int = Field(default=31, ge=1, le=366)
+    split_exempt_diagnoses: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_HISTORY_POLICY.split_exempt_diagnoses)
+    )
+    duplicate_overlap_days: int = Field(default=7, ge=0, le=366)
+    frequent_visits: int = Field(default=10, ge=1)
+    frequent_window_days: int = Field(default=30, ge=1, le=366)
+
+    def policy(self) -> HistoryPolicy:
+        return HistoryPolicy(
+            split_days=self.split_days,
+            readmission_days=self.readmission_days,
+            split_exempt_diagnoses=tuple(c.strip().upper() for c in self.split_exempt_diagnoses if c.strip()),
+            duplicate_overlap_days=self.duplicate_overlap_days,
+            frequent_visits=self.frequent_visits,
+            frequent_window_days=self.frequent_window_days,
+        )
+
+
+class _Institution(_Section):
+    agreement_start: date | None = None
+    guidance_months: int = Field(default=6, ge=0, le=120)
+    nonlocal_out_setl_flags: list[str] = Field(default_factory=lambda: ["3", "4"])
+    level: str = ""
+    type: str = ""
+
+    def state(self) -> InstitutionState:
+        return InstitutionState(
+            agreement_start=self.agreement_start,
+            guidance_months=self.guidance_months,
+            nonlocal_out_setl_flags=frozenset(f.strip() for f in self.nonlocal_out_setl_flags if f.strip()),
+            level=self.level.strip(),
+            type=self.type.strip(),
+        )
+
+
 class _Uplink(_Section):
     central: str | None = None
     agent_id: str = ""
@@ -364,6 +496,26 @@ class _Uplink(_Section):
             missing.append("identity_secret_file")
         if missing:
             raise ValueError(f"required when central is set: {', '.join(missing)}")
+        return self
+
+
+class _Auth(_Section):
+    mode: Annotated[AuthMode, BeforeValidator(lambda v: str(v).strip().lower())] = "none"
+    tokens_file: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    client_ca: Path | None = None
+    allowed_clients: list[str] = Field(default_factory=list)
+    page_secret_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> _Auth:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("cert and key go together (the listeners' certificate and its private key)")
+        needed = {"token": ("tokens_file",), "mtls": ("cert", "key", "client_ca"), "none": ()}[self.mode]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"required when mode = {self.mode!r}: {', '.join(missing)}")
         return self
 
 
@@ -434,6 +586,11 @@ class _Model(BaseSettings):
     trace: _Trace = _Trace()
     uplink: _Uplink = _Uplink()
     practitioners: _Practitioners = _Practitioners()
+    metrics: _Metrics = _Metrics()
+    health: _Health = _Health()
+    history: _History = _History()
+    institution: _Institution = _Institution()
+    auth: _Auth = _Auth()
 
     @classmethod
     def settings_customise_sources(
@@ -517,7 +674,22 @@ def _freeze(model: _Model) -> Settings:
         trace=TraceSettings(model.trace.enabled, model.trace.ledger, model.trace.policy()),
         uplink=_freeze_uplink(model.uplink),
         practitioners=PractitionerSettings(model.practitioners.check_codes),
+        metrics=MetricsSettings(model.metrics.address),
+        health=HealthSettings(model.health.interval_seconds, model.health.min_free_mb),
+        history=_freeze_history(model.history),
+        institution=model.institution.state(),
+        auth=_freeze_auth(model.auth),
     )
+
+
+def _freeze_auth(a: _Auth) -> AuthSettings:
+    allowed = tuple(name.strip() for name in a.allowed_clients if name.strip())
+    return AuthSettings(a.mode, a.tokens_file, a.cert, a.key, a.client_ca, allowed, a.page_secret_file)
+
+
+def _freeze_history(h: _History) -> HistorySettings:
+    return HistorySettings(h.enabled, h.path, h.retention_days, h.cache_patients, h.cache_ttl_seconds, h.policy(),
+                           h.lookback_days)  # fmt: skip
 
 
 def _freeze_uplink(u: _Uplink) -> UplinkSettings:

@@ -18,13 +18,21 @@ from typing import Protocol
 
 from fundguard.agent.codes import CodeMap
 from fundguard.agent.engine import CheckResult, check
+from fundguard.agent.engine.history_model import HistoryFacts
 from fundguard.agent.engine.model import CheckRequest
 from fundguard.agent.engine.practitioner_model import PractitionerFacts
 from fundguard.agent.engine.trace_model import TraceFacts, TracePolicy
 from fundguard.agent.intake import ParsedRequest
 from fundguard.agent.kb import KbStore
 
-__all__ = ["CheckOutcome", "CheckService", "PractitionerSource", "TraceSource", "default_service_date"]
+__all__ = [
+    "CheckOutcome",
+    "CheckService",
+    "HistorySource",
+    "PractitionerSource",
+    "TraceSource",
+    "default_service_date",
+]
 
 
 class PractitionerSource(Protocol):
@@ -32,6 +40,14 @@ class PractitionerSource(Protocol):
 
     def facts(self, check_code_format: bool = False) -> PractitionerFacts:
         """A snapshot of the statuses (cheap: no copy per check)."""
+        ...
+
+
+class HistorySource(Protocol):
+    """Where the check gets the patient's history snapshot and the institution's state (the warm history cache)."""
+
+    def facts_for(self, request: CheckRequest) -> HistoryFacts:
+        """The patient's precompiled history (memory only once warm), thresholds and institution state."""
         ...
 
 
@@ -84,7 +100,8 @@ class CheckService:
     revision) when a transport gave up on a check (past its budget or the caller's deadline). With `trace` (the
     trace ledger) the drug traceability codes are judged too, under `trace_policy`; with `practitioners` (the
     status cache) orders by a suspended or terminated practitioner are blocked, and with `check_practitioner_codes`
-    a doctor code that is not the national 13-character one gets an info alert."""
+    a doctor code that is not the national 13-character one gets an info alert. With `history` (the warm history
+    cache) the patient's earlier encounters and the institution's state are judged too (cross-visit rules)."""
 
     def __init__(
         self,
@@ -100,6 +117,7 @@ class CheckService:
         trace_policy: TracePolicy | None = None,
         practitioners: PractitionerSource | None = None,
         check_practitioner_codes: bool = False,
+        history: HistorySource | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -112,6 +130,7 @@ class CheckService:
         self._trace_policy = trace_policy if trace_policy is not None else TracePolicy()
         self._practitioners = practitioners
         self._check_practitioner_codes = check_practitioner_codes
+        self._history = history
 
     @property
     def store(self) -> KbStore:
@@ -128,7 +147,8 @@ class CheckService:
         facts = self._trace.facts_for(request, self._trace_policy) if self._trace is not None else None
         doctors = None if self._practitioners is None else self._practitioners.facts(self._check_practitioner_codes)
         started = time.perf_counter_ns()
-        result = check(request, kb, service_date, self._new_id(), trace=facts, practitioners=doctors)
+        past = None if self._history is None else self._history.facts_for(request)
+        result = check(request, kb, service_date, self._new_id(), trace=facts, practitioners=doctors, history=past)
         micros = (time.perf_counter_ns() - started) // 1000
         if self._suppress is not None:  # alert fatigue: drop what a clinician already decided, lines unchanged
             result = self._suppress(parsed, result)

@@ -1,33 +1,43 @@
-"""`python -m bench` (`make bench`): print the engine and gRPC figures as a table, then one JSON line. Never asserts.
+"""`python -m bench` (`make bench`): every measurement in one run; prints each table, then writes
+`bench/results/latest.json` (figures, targets, machine, commit) and `bench/results/latest.png`. Never asserts.
 
-1. KB load + compile time, process RSS, and `check()` p50/p99/mean for a 10-line and a 50-line encounter.
-2. gRPC Check vs a bare echo service (same pool size, same payload), client-observed, servers in this process and
+Parts (`--only` / `--skip` take their names; `--quick` shrinks every size for a smoke run):
+1. `engine`: KB load + compile time, process RSS, `check()` p50/p99/p99.9 for 10-, 50- and 200-line encounters.
+2. `grpc`: Check vs a bare echo service (same pool size, same payload), client-observed, servers in this process and
    in child processes; the subprocess figures are the headline (the HIS is another process, and a client sharing
    the server's GIL slows both sides). Also grpc.aio echo vs thread-pool echo.
-3. When Check p50 / echo p50 exceeds the 1.5 target (or with --profile): where the handler's time goes.
-4. A 100k-point synthetic KB (`kb_reload`): generate, read + parse + compile aside + swap, RSS, engine p50/p99 on it,
-   and check p99 while a second copy compiles and activates in another thread (--no-reload skips it).
+3. `profile`: when Check p50 / echo p50 exceeds the 1.5 target (or with --profile always): where the handler's time
+   goes.
+4. `throughput`: 1, 4, 16, 64 in flight against the agent's grpc.aio server, a thread-pool variant, an echo floor,
+   the national JSON gateway and MLLP (`throughput`), with each server's RSS.
+5. `history`, `uplink`, `trace`: the 5-year history check, the outbox drain rate, trace-code lookup on a cached
+   10M-code ledger with the 100k-point KB held (RSS of that process) (`steps`).
+6. `reload`: a 100k-point synthetic KB (`kb_reload`): generate, read + parse + compile aside + swap, RSS, engine
+   p50/p99 on it (10 / 50 / 200 lines), and check p99 while a second copy compiles and activates in another thread.
+   Last: its KB would weigh on every figure measured after it.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import json
 import platform
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
 
+from fundguard.agent.app import tune_runtime
 from fundguard.agent.log import configure_logging
 from fundguard.knowledge_base import default_bundle_path
 
-from . import kb_reload
+from . import kb_reload, plot, results, steps
 from .agent_profile import hot_spots, stage_breakdown
-from .encounters import SERVICE_DATE, BenchEncounter, build_encounters
+from .encounters import SERVICE_DATE, BenchEncounter, build_encounters, build_long_encounter
 from .engine_bench import EngineRun, KbLoad, bench_engine, load_kb
 from .grpc_bench import (
     Comparison,
@@ -43,23 +53,47 @@ from .stats import Timing, peak_rss_mib
 RATIO_TARGET = 1.5
 PAUSE_S = 0.0005  # idle before each paced engine call: about a gRPC round trip
 MODES = ("subprocess", "in-process")
+PARTS = ("engine", "grpc", "profile", "throughput", "history", "uplink", "trace", "reload")
+# sizes: (full run, --quick); an option given on the command line wins over both
+SIZES: dict[str, tuple[Any, Any]] = {
+    "iterations": (20_000, 2_000),
+    "iterations_50": (5_000, 500),
+    "iterations_200": (1_000, 100),
+    "warmup": (1_000, 100),
+    "paced": (2_000, 200),
+    "calls": (3_000, 500),
+    "grpc_warmup": (500, 100),
+    "mode": ("both", "subprocess"),
+    "seconds": (2.0, 0.5),
+    "kb_points": (100_000, 20_000),
+    "trace_codes": (10_000_000, 100_000),
+    "uplink_events": (200_000, 5_000),
+    "history_iterations": (20_000, 1_000),
+}
+
+
+def _parts(text: str) -> set[str]:
+    names = {n.strip() for n in text.split(",") if n.strip()}
+    unknown = names - set(PARTS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown part(s) {', '.join(sorted(unknown))}; parts: {', '.join(PARTS)}")
+    return names
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=20_000, help="engine checks timed, 10 lines")
-    parser.add_argument("--iterations-50", type=int, default=5_000, help="engine checks timed, 50 lines")
-    parser.add_argument("--warmup", type=int, default=1_000, help="untimed engine checks first")
-    parser.add_argument(
-        "--paced",
-        type=int,
-        default=2_000,
-        help="engine checks (10 lines) timed with the CPU idle 0.5 ms before each (0: skip)",
-    )
-    parser.add_argument("--calls", type=int, default=3_000, help="gRPC calls timed per server")
-    parser.add_argument("--grpc-warmup", type=int, default=500, help="untimed gRPC calls per server first")
-    parser.add_argument("--mode", choices=(*MODES, "both"), default="both", help="where the servers run")
-    parser.add_argument("--no-grpc", action="store_true", help="engine figures only")
+    parser.add_argument("--quick", action="store_true", help="small sizes everywhere (a smoke run, not figures)")
+    parser.add_argument("--only", type=_parts, default=None, help=f"run only these parts (comma-separated: {PARTS})")
+    parser.add_argument("--skip", type=_parts, default=set(), help="skip these parts (comma-separated)")
+    parser.add_argument("--iterations", type=int, help="engine checks timed, 10 lines (20000)")
+    parser.add_argument("--iterations-50", type=int, help="engine checks timed, 50 lines (5000)")
+    parser.add_argument("--iterations-200", type=int, help="engine checks timed, 200 lines (1000)")
+    parser.add_argument("--warmup", type=int, help="untimed engine checks first (1000)")
+    parser.add_argument("--paced", type=int, help="engine checks (10 lines) timed with the CPU idle 0.5 ms before each")
+    parser.add_argument("--calls", type=int, help="gRPC calls timed per server (3000)")
+    parser.add_argument("--grpc-warmup", type=int, help="untimed gRPC calls per server first (500)")
+    parser.add_argument("--mode", choices=(*MODES, "both"), help="where the latency servers run (both)")
+    parser.add_argument("--no-grpc", action="store_true", help="same as --skip grpc,profile,throughput")
     parser.add_argument(
         "--profile",
         choices=("auto", "always", "never"),
@@ -67,9 +101,28 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         help="profile the agent path (auto: when Check/echo p50 > 1.5)",
     )
     parser.add_argument("--lines", action="store_true", help="list each encounter line and what it exercises")
-    parser.add_argument("--no-reload", action="store_true", help="skip the synthetic-KB reload figures")
-    parser.add_argument("--kb-points", type=int, default=100_000, help="points in the synthetic KB (reload figures)")
-    return parser.parse_args(argv)
+    parser.add_argument("--no-reload", action="store_true", help="same as --skip reload")
+    parser.add_argument("--kb-points", type=int, help="points in the synthetic KB: reload and trace (100000)")
+    parser.add_argument("--seconds", type=float, help="throughput: timed seconds per concurrency level (2)")
+    parser.add_argument("--levels", type=str, default="1,4,16,64", help="throughput: requests in flight")
+    parser.add_argument("--trace-codes", type=int, help="codes in the cached trace ledger (10000000)")
+    parser.add_argument("--uplink-events", type=int, help="events filled and drained by the uplink bench (200000)")
+    parser.add_argument("--history-iterations", type=int, help="history bench checks per series (20000)")
+    parser.add_argument("--cache", type=Path, default=steps.CACHE, help="where built inputs are kept and reused")
+    parser.add_argument("--out", type=Path, default=results.RESULTS, help="where latest.json and latest.png go")
+    parser.add_argument("--note", default="", help="a note kept in the results (e.g. 'machine shared, loaded')")
+    args = parser.parse_args(argv)
+    for key, (full, quick) in SIZES.items():
+        if getattr(args, key) is None:
+            setattr(args, key, quick if args.quick else full)
+    chosen = set(PARTS) if args.only is None else set(args.only)
+    if args.no_grpc:
+        args.skip |= {"grpc", "profile", "throughput"}
+    if args.no_reload:
+        args.skip.add("reload")
+    args.run = chosen - args.skip
+    args.levels_n = tuple(int(n) for n in args.levels.split(","))
+    return args
 
 
 def _row(label: str, t: Timing) -> str:
@@ -104,12 +157,13 @@ def _engine(args: argparse.Namespace, out: dict[str, Any]) -> tuple[KbLoad, Benc
         f"{load.total_ms:.0f} ms; peak RSS after load {load.rss_after_mib:.0f} MiB"
     )
     ten, fifty = build_encounters(kb)
+    long = build_long_encounter(kb)
     if args.lines:
         _print_lines(ten)
         _print_lines(fifty)
     runs: list[EngineRun] = []
-    for enc, n in ((ten, args.iterations), (fifty, args.iterations_50)):
-        runs.append(bench_engine(kb, enc, n, args.warmup))
+    for enc, n in ((ten, args.iterations), (fifty, args.iterations_50), (long, args.iterations_200)):
+        runs.append(bench_engine(kb, enc, n, min(args.warmup, n)))
     paced = bench_engine(kb, ten, args.paced, 100, PAUSE_S) if args.paced else None
     _header("engine check() (pure; no parsing, no transport; gc on)")
     for run in runs:
@@ -131,7 +185,7 @@ def _engine(args: argparse.Namespace, out: dict[str, Any]) -> tuple[KbLoad, Benc
     }
     out["engine"] = {
         run.encounter.name.replace(" ", "_"): {
-            **run.timing.as_dict(),
+            **run.timing.with_curve(),
             "lines": run.encounter.lines,
             "current_lines": run.current_lines,
             "alerts": run.alerts,
@@ -141,7 +195,7 @@ def _engine(args: argparse.Namespace, out: dict[str, Any]) -> tuple[KbLoad, Benc
     }
     if paced is not None:
         out["engine"]["10_lines_paced"] = {**paced.timing.as_dict(), "pause_ms": PAUSE_S * 1000}
-    out["peak_rss_mib"] = round(rss, 1)
+    out["rss_mib"]["bench process after the engine part (peak)"] = round(rss, 1)
     return load, ten
 
 
@@ -158,6 +212,12 @@ def _servers(mode: str, kinds: tuple[str, ...], load: KbLoad) -> Iterator[dict[s
     finally:
         for running in started.values():
             running.stop()
+
+
+def _memory(running: Running, out: dict[str, Any], label: str) -> None:
+    memory = running.rss()
+    if memory is not None:
+        out["rss_mib"][label] = round(memory.rss_mib, 1)
 
 
 def _grpc(args: argparse.Namespace, load: KbLoad, ten: BenchEncounter, out: dict[str, Any]) -> Comparison | None:
@@ -178,6 +238,9 @@ def _grpc(args: argparse.Namespace, load: KbLoad, ten: BenchEncounter, out: dict
             response = describe_check(srv["agent"], payload)
             cmp = compare_check_echo(srv["agent"], srv["echo"], payload, args.calls, warmup=args.grpc_warmup)
             engine_us = engine_micros_in_server(srv["agent"], payload)
+            if mode == "subprocess":
+                _memory(srv["agent"], out, "agent gRPC server (grpc.aio, default KB)")
+                _memory(srv["echo"], out, "bare echo server (thread pool)")
         with _servers(mode, ("aio-echo", "echo"), load) as srv:
             aio = compare_echoes(srv["aio-echo"], srv["echo"], payload, args.calls, args.grpc_warmup)
         results[mode], echoes[mode] = cmp, aio
@@ -185,7 +248,8 @@ def _grpc(args: argparse.Namespace, load: KbLoad, ten: BenchEncounter, out: dict
         print(_row(f"Check ({len(response.alerts)} alerts, {len(response.SerializeToString())} B back)", cmp.a))
         print(_row("echo, thread pool (same bytes back)", cmp.b))
         print(
-            f"  {'ratio Check/echo':<40} {cmp.ratio_p50:>9.2f} {cmp.ratio_p99:>9.2f}   (target p50 <= {RATIO_TARGET})"
+            f"  {'ratio Check/echo':<40} {cmp.ratio_p50:>9.2f} {cmp.ratio_p99:>9.2f}   (target p50 <= {RATIO_TARGET}, "
+            f"p99 <= 3); p99.9: Check {cmp.a.p999:.0f} µs, echo {cmp.b.p999:.0f} µs, ratio {cmp.ratio_p999:.2f}"
         )
         print(f"  {'Check - echo (agent work per call)':<40} {cmp.a.p50 - cmp.b.p50:>9.1f}")
         print(f"  {'engine_micros reported by the agent':<40} {engine_us:>9.1f}")
@@ -193,10 +257,11 @@ def _grpc(args: argparse.Namespace, load: KbLoad, ten: BenchEncounter, out: dict
         print(_row("echo, thread pool", aio.b))
         print(f"  {'ratio aio/thread pool':<40} {aio.ratio_p50:>9.2f} {aio.ratio_p99:>9.2f}")
         out["grpc"][mode.replace("-", "_")] = {
-            "check": cmp.a.as_dict(),
-            "echo": cmp.b.as_dict(),
+            "check": cmp.a.with_curve(),
+            "echo": cmp.b.with_curve(),
             "ratio_p50": round(cmp.ratio_p50, 3),
             "ratio_p99": round(cmp.ratio_p99, 3),
+            "ratio_p999": round(cmp.ratio_p999, 3),
             "check_alerts": len(response.alerts),
             "engine_micros_p50_in_server": engine_us,
             "aio_echo": aio.a.as_dict(),
@@ -219,6 +284,7 @@ def _grpc(args: argparse.Namespace, load: KbLoad, ten: BenchEncounter, out: dict
     out["grpc"]["headline"] = headline_mode
     out["grpc"]["ratio_p50"] = round(headline.ratio_p50, 3)
     out["grpc"]["ratio_p99"] = round(headline.ratio_p99, 3)
+    out["grpc"]["ratio_p999"] = round(headline.ratio_p999, 3)
     return headline
 
 
@@ -239,24 +305,69 @@ def _profile(load: KbLoad, ten: BenchEncounter, out: dict[str, Any]) -> None:
     }
 
 
+def _later_parts(args: argparse.Namespace, ten: BenchEncounter, out: dict[str, Any]) -> None:
+    """Throughput, history, uplink and trace (`steps`), then the reload last."""
+    if "throughput" in args.run:
+        out["throughput"] = steps.run_throughput(ten, args.seconds, args.levels_n)
+        for server in out["throughput"]["servers"]:
+            out["rss_mib"][f"throughput: {server['name']}"] = server["rss_mib"]
+    if "history" in args.run:
+        out["history"] = steps.run_history(args.history_iterations, min(2_000, args.history_iterations))
+    if "uplink" in args.run:
+        out["uplink"] = steps.run_uplink(args.uplink_events)
+    if "trace" in args.run:
+        out["trace"] = steps.run_trace(args.trace_codes, args.kb_points, args.cache)
+        out["rss_mib"][f"trace lookup: {args.kb_points:,}-point KB + {args.trace_codes:,}-code ledger"] = out["trace"][
+            "rss_mib"
+        ]
+    if "reload" in args.run:  # last: its 100k-point KB would weigh on every figure measured after it
+        figures = kb_reload.measure(
+            args.kb_points,
+            iterations=args.iterations,
+            iterations_50=args.iterations_50,
+            iterations_200=args.iterations_200,
+            warmup=args.warmup,
+        )
+        out["kb_reload"] = kb_reload.print_figures(figures)
+        out["rss_mib"][f"bench process after activating the {args.kb_points:,}-point KB"] = out["kb_reload"][
+            "rss_after_mib"
+        ]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the bench; prints the figures and returns 0."""
+    """Run the bench; prints the figures, writes latest.json and latest.png, and returns 0."""
     args = _args(argv)
+    started, machine = datetime.now(UTC), results.machine()
     configure_logging(agent_settings().log)  # as the agent does (info: the per-check debug line is filtered)
-    out: dict[str, Any] = {"python": platform.python_version(), "grpcio": grpc.__version__}
-    load, ten = _engine(args, out)
-    headline = None if args.no_grpc else _grpc(args, load, ten, out)
+    tune_runtime()  # and with the collector thresholds `fundguard serve` runs with
+    out: dict[str, Any] = {"python": platform.python_version(), "grpcio": grpc.__version__, "rss_mib": {}}
+    out["sizes"] = {key: getattr(args, key) for key in SIZES} | {
+        "levels": list(args.levels_n),
+        "parts": sorted(args.run),
+    }
+    if "engine" in args.run:
+        load, ten = _engine(args, out)
+    else:  # the other parts still need the KB and the 10-line encounter, not their timings
+        load = load_kb(default_bundle_path())
+        ten = build_encounters(load.kb)[0]
+    headline = _grpc(args, load, ten, out) if "grpc" in args.run else None
     over = headline is not None and headline.ratio_p50 > RATIO_TARGET
-    if args.profile == "always" or (args.profile == "auto" and over):
+    if "profile" in args.run and (args.profile == "always" or (args.profile == "auto" and over)):
         if over:
             print(f"\nCheck/echo p50 is above {RATIO_TARGET}: profiling the agent path")
         _profile(load, ten, out)
-    if not args.no_reload:  # last: its 100k-point KB would weigh on every figure measured after it
-        figures = kb_reload.measure(
-            args.kb_points, iterations=args.iterations, iterations_50=args.iterations_50, warmup=args.warmup
-        )
-        out["kb_reload"] = kb_reload.print_figures(figures)
-    print("\n" + json.dumps({"bench": "fundguard", **out}, ensure_ascii=False, separators=(",", ":")))
+    del load
+    _later_parts(args, ten, out)
+    note = " ".join(filter(None, ("--quick sizes (smoke run, not figures)." if args.quick else "", args.note)))
+    doc = results.write(out, started, machine, args.out / "latest.json", note)
+    png = plot.draw(doc, args.out / "latest.png")
+    print("\ntargets")
+    for t in doc["targets"]:
+        held = {True: "holds", False: "MISSED", None: "not run"}[t["met"]]
+        value = "—" if t["value"] is None else f"{t['value']:g}"
+        at = ", ".join(f"{what} {size:,.0f}" for what, size in t["at"].items())
+        print(f"  {t['name']:<56} {value:>10} {t['unit']:<4} {t['op']} {t['target']:<6g} {held:<8} {at}")
+    print(f"\nwrote {args.out / 'latest.json'} and {png}")
     return 0
 
 

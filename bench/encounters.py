@@ -20,7 +20,7 @@ from fundguard.agent.engine.index import CompiledPoint
 
 from .kb_codes import CodePicker, Pick
 
-__all__ = ["SERVICE_DATE", "BenchEncounter", "build_encounters"]
+__all__ = ["SERVICE_DATE", "BenchEncounter", "build_encounters", "build_long_encounter"]
 
 SERVICE_DATE = date(2026, 7, 15)  # every point of the default KB that is still in force applies on this date
 ADMITTED = date(2026, 7, 1)
@@ -363,11 +363,11 @@ def _extra(p: CodePicker, b: _Builder, total: int) -> None:  # noqa: PLR0915 -- 
             hilist_pric="1800",
             day=op_day,
         )
-    # routine lines no knowledge point lists, one per day back from the service date, up to `total`
+    # routine lines no knowledge point lists, three a day back from the service date (within the stay), up to `total`
     n = 0
     while len(b.orders) < total:
         code, name = (VITAMIN_B1, VITAMIN_C, CONSULTATION)[n % 3]
-        back = n // 3
+        back = (n // 3) % (SERVICE_DATE - ADMITTED).days
         b.add(
             code,
             name,
@@ -454,3 +454,14 @@ def build_encounters(kb: CompiledKB) -> tuple[BenchEncounter, BenchEncounter]:
         "50 lines", _request("T-BENCH-50", "MD-202607010042", large, _history(interval)), large.purpose
     )
     return ten, fifty
+
+
+def build_long_encounter(kb: CompiledKB, total: int = 200) -> BenchEncounter:
+    """The 50-line encounter's families plus routine lines up to `total` (a fortnight's stay in full: the last
+    three days' lines current, the earlier ones context)."""
+    picker = CodePicker(kb, SERVICE_DATE)
+    builder = _Builder("R")
+    interval = _core(picker, builder)
+    _extra(picker, builder, total)
+    request = _request(f"T-BENCH-{total}", "MD-202607010042", builder, _history(interval))
+    return BenchEncounter(f"{total} lines", request, builder.purpose)

@@ -55,6 +55,11 @@ class Comparison:
         """a p99 / b p99."""
         return self.a.p99 / self.b.p99
 
+    @property
+    def ratio_p999(self) -> float:
+        """a p99.9 / b p99.9."""
+        return self.a.p999 / self.b.p999
+
 
 def check_payload(request: dict[str, Any]) -> bytes:
     """The proto3-JSON-shaped request as a serialized `CheckRequest`."""

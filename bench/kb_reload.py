@@ -7,7 +7,7 @@
 3. Reload: the next revision (`kb_revisions`: ~10 % of the points changed, 1 % withdrawn, 1 % added, as the 2026-01
    revision did) offered as a signed full bundle, then the one after as a signed delta; the time to the swap is
    the activation (checks run on the new KB from then on), persisting as last-good follows.
-4. Engine `check()` p50/p99 for the bench's 10- and 50-line encounters on that KB (`engine_bench`).
+4. Engine `check()` p50/p99 for the bench's 10-, 50- and 200-line encounters on that KB (`engine_bench`).
 5. Reload under load: the 10-line check runs back to back on `store.current` while another thread offers a further
    revision (full, signed); p50/p99 of those checks beside the same loop without a reload.
 
@@ -27,6 +27,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from fundguard.agent.app import tune_runtime
 from fundguard.agent.config import DEFAULT_CHECK_BUDGET_MS
 from fundguard.agent.engine import CompiledKB, build_index, check
 from fundguard.agent.intake import parse_request
@@ -34,7 +35,7 @@ from fundguard.agent.kb.activation import ActivationTimes, KbActivator
 from fundguard.agent.kb.store import KbStore, read_bundle
 from fundguard.knowledge_base.importer import write_bundle
 
-from .encounters import SERVICE_DATE, BenchEncounter, build_encounters
+from .encounters import SERVICE_DATE, BenchEncounter, build_encounters, build_long_encounter
 from .engine_bench import EngineRun, bench_engine
 from .kb_revisions import CHANGED, signed_revisions
 from .stats import Timing, summarize
@@ -169,7 +170,13 @@ def _under_load(
 
 
 def measure(
-    points: int = 100_000, *, seed: int = 0, iterations: int = 20_000, iterations_50: int = 5_000, warmup: int = 1_000
+    points: int = 100_000,
+    *,
+    seed: int = 0,
+    iterations: int = 20_000,
+    iterations_50: int = 5_000,
+    iterations_200: int = 1_000,
+    warmup: int = 1_000,
 ) -> ReloadFigures:
     """Generate, activate and exercise a `points`-point synthetic KB; see the module docstring."""
     started = time.perf_counter_ns()
@@ -206,7 +213,8 @@ def measure(
         kb = store.current
         gc.collect()
         ten, fifty = build_encounters(kb)
-        engine = tuple(bench_engine(kb, enc, n, warmup) for enc, n in ((ten, iterations), (fifty, iterations_50)))
+        sizes = ((ten, iterations), (fifty, iterations_50), (build_long_encounter(kb), iterations_200))
+        engine = tuple(bench_engine(kb, enc, n, min(warmup, n)) for enc, n in sizes)
         under_load = _under_load(activator, store, revisions.full[2], ten, iterations)
         activator.offer(revisions.delta, "bench (delta)")
         agent_delta = activator.last_times
@@ -233,6 +241,11 @@ def measure(
 
 def _row(label: str, t: Timing) -> str:
     return f"  {label:<40} {t.p50:>9.1f} {t.p99:>9.1f} {t.mean:>9.1f} {t.n:>8}"
+
+
+def _times(t: ActivationTimes) -> dict[str, float]:
+    """An activation's times (ms) with the offer-to-swap total."""
+    return {**asdict(t), "to_swap_ms": round(t.to_swap_ms, 1)}
 
 
 def print_figures(f: ReloadFigures) -> dict[str, object]:
@@ -289,19 +302,19 @@ def print_figures(f: ReloadFigures) -> dict[str, object]:
         "compile_gc_paused_ms": round(f.compile_gc_paused_ms, 1),
         "swap_ms": round(f.swap_ms, 1),
         "activate_ms": round(f.activate_ms, 1),
-        "agent_cold": asdict(f.agent_cold),
-        "agent_reload_full": asdict(f.agent_full),
-        "agent_reload_delta": asdict(f.agent_delta),
+        "agent_cold": _times(f.agent_cold),
+        "agent_reload_full": _times(f.agent_full),
+        "agent_reload_delta": _times(f.agent_delta),
         "rss_before_mib": round(f.rss_before_mib, 1),
         "rss_after_mib": round(f.rss_after_mib, 1),
         "engine": {
-            run.encounter.name.replace(" ", "_"): {**run.timing.as_dict(), "alerts": run.alerts} for run in f.engine
+            run.encounter.name.replace(" ", "_"): {**run.timing.with_curve(), "alerts": run.alerts} for run in f.engine
         },
         "under_load": {
             "steady": u.steady.as_dict(),
             "during_reload": u.during.as_dict(),
             "reload_ms": round(u.reload_ms, 1),
-            "reload_times": asdict(u.times),
+            "reload_times": _times(u.times),
             "over_1ms": u.over_1ms,
             "over_budget": u.over_budget,
             "budget_ms": DEFAULT_CHECK_BUDGET_MS,
@@ -319,10 +332,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="generator seed")
     parser.add_argument("--iterations", type=int, default=20_000, help="engine checks timed, 10 lines")
     parser.add_argument("--iterations-50", type=int, default=5_000, help="engine checks timed, 50 lines")
+    parser.add_argument("--iterations-200", type=int, default=1_000, help="engine checks timed, 200 lines")
     parser.add_argument("--warmup", type=int, default=1_000, help="untimed engine checks first")
     args = parser.parse_args(argv)
+    tune_runtime()  # the collector thresholds `fundguard serve` runs with
     figures = measure(
-        args.points, seed=args.seed, iterations=args.iterations, iterations_50=args.iterations_50, warmup=args.warmup
+        args.points,
+        seed=args.seed,
+        iterations=args.iterations,
+        iterations_50=args.iterations_50,
+        iterations_200=args.iterations_200,
+        warmup=args.warmup,
     )
     out = print_figures(figures)
     print("\n" + json.dumps({"bench": "kb_reload", **out}, ensure_ascii=False, separators=(",", ":")))

@@ -1,4 +1,7 @@
-"""Latency summaries: p50 / p99 / mean of a list of nanosecond samples, reported in microseconds."""
+"""Latency summaries: p50 / p99 / p99.9 / mean of a list of nanosecond samples, reported in microseconds.
+
+Each summary also keeps the latency at the `CURVE` quantiles (a compact distribution: what `bench.plot` draws).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Timing", "peak_rss_mib", "sample", "summarize"]
+__all__ = ["CURVE", "Timing", "peak_rss_mib", "sample", "summarize"]
+
+# quantiles kept for the plot: the body and the tail of a latency distribution
+CURVE = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +28,8 @@ class Timing:
     mean: float
     min: float
     max: float
+    p999: float = 0.0
+    curve: tuple[float, ...] = ()  # µs at each of `CURVE`
 
     def as_dict(self) -> dict[str, float | int]:
         """Rounded figures for the JSON line."""
@@ -30,10 +38,15 @@ class Timing:
             "p50_us": round(self.p50, 1),
             "p90_us": round(self.p90, 1),
             "p99_us": round(self.p99, 1),
+            "p999_us": round(self.p999, 1),
             "mean_us": round(self.mean, 1),
             "min_us": round(self.min, 1),
             "max_us": round(self.max, 1),
         }
+
+    def with_curve(self) -> dict[str, object]:
+        """`as_dict` plus the latency (µs) at each quantile of `CURVE` (for the plot)."""
+        return {**self.as_dict(), "curve_us": [round(v, 1) for v in self.curve]}
 
 
 def _rank(ordered: list[int], q: float) -> int:
@@ -41,7 +54,7 @@ def _rank(ordered: list[int], q: float) -> int:
 
 
 def summarize(samples_ns: list[int]) -> Timing:
-    """p50/p90/p99 (nearest rank), mean, min and max of `samples_ns`, converted to µs."""
+    """p50/p90/p99/p99.9 (nearest rank), mean, min, max and the `CURVE` of `samples_ns`, converted to µs."""
     if not samples_ns:
         raise ValueError("no samples")
     ordered = sorted(samples_ns)
@@ -54,6 +67,8 @@ def summarize(samples_ns: list[int]) -> Timing:
         mean=sum(ordered) / len(ordered) / us,
         min=ordered[0] / us,
         max=ordered[-1] / us,
+        p999=_rank(ordered, 0.999) / us,
+        curve=tuple(_rank(ordered, q) / us for q in CURVE),
     )
 
 

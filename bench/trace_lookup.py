@@ -1,9 +1,11 @@
-"""`python -m bench.trace_lookup DIR [--codes N]`: trace-ledger lookup latency and RSS at 10M codes. Never asserts.
+"""`python -m bench.trace_lookup DIR [--codes N] [--kb BUNDLE]`: trace-ledger lookup latency and RSS at 10M codes.
+Never asserts.
 
 1. Builds (in a child process, so its memory does not count) or reuses `DIR/trace.sqlite3` with N generated
    inbound codes over 3000 products (`DIR/trace_lookup.json` remembers what was built).
-2. In this process, as the agent has it: the default KB compiled, the ledger opened (one connection, 16 MiB page
-   cache), then random codes of the ledger looked up:
+2. In this process, as the agent has it: the default KB (or the bundle file `--kb`, e.g. the 100k-point synthetic
+   one: issue 11 MS4) compiled, the ledger opened (one connection, 16 MiB page cache), then random codes of the
+   ledger looked up:
    - `facts_for` of a one-code request (parse + one indexed statement), domestic and GS1 codes, and domestic
      codes never received (same product, another serial);
    - the bare statement per code (`_FACTS_SQL`, prepared once);
@@ -131,12 +133,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dir", type=Path)
     parser.add_argument("--codes", type=int, default=10_000_000)
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--kb", type=Path, default=None, help="bundle file to hold compiled (default: embedded KB)")
     args = parser.parse_args(argv)
     if args.build_only:
         build(args.dir, args.codes)
         return 0
     built = _ensure(args.dir, args.codes)
-    kb = build_index(json.loads(default_bundle_path().read_text(encoding="utf-8")))  # held: the agent holds it
+    bundle = json.loads((args.kb or default_bundle_path()).read_text(encoding="utf-8"))
+    kb = build_index(bundle)  # held: the agent holds it
+    kb_points = len(kb.points)
+    del bundle
+    gc.collect()
     policy = TracePolicy()
     size_mib = sum(p.stat().st_size for p in args.dir.glob(LEDGER + "*")) / 2**20
     with TraceLedger(args.dir / LEDGER) as ledger:
@@ -171,11 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'lookup':40} {'n':>7} {'p50 µs':>8} {'p99 µs':>8} {'mean µs':>8}")
     for name, t in rows.items():
         print(f"{name:40} {t.n:7} {t.p50:8.1f} {t.p99:8.1f} {t.mean:8.1f}")
-    print(f"process RSS (default KB compiled + ledger open): {rss:.0f} MiB now, {peak_rss_mib():.0f} MiB peak")
+    print(
+        f"process RSS ({kb_points:,}-point KB compiled + ledger open): {rss:.0f} MiB now, {peak_rss_mib():.0f} MiB peak"
+    )
     print(
         json.dumps(
             {
                 "codes": built["codes"],
+                "kb_points": kb_points,
                 "ledger_mib": round(size_mib),
                 **{name: t.as_dict() for name, t in rows.items()},
                 "rss_mib": round(rss),

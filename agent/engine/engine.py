@@ -1,11 +1,14 @@
 """The only entry point of the pure check engine: `check(request, kb, service_date, judgement_id, trace=...,
-practitioners=...)`.
+practitioners=..., history=...)`.
 
 For each current order line it looks the national code up in the compiled KB, keeps the points in force on the
 line's date, hands them to their rule family and turns the families' findings into alerts. With a traceability
 snapshot (`trace`, taken from the ledger by the edge) the `trace` rules judge the lines' drug codes too; with the
 practitioners' 医保支付资格 statuses (`practitioners`, from the agent's status cache) the `practitioner` rules judge
-who ordered each line. No I/O, no clock: the date of service, the judgement id and the snapshots come in as
+who ordered each line; with the patient's history and the institution's state (`history`, from the agent's
+history cache) the store's earlier encounters join `request.history` and the `history` rules judge across visits
+(分解住院, readmission, 重复开药, 频繁就医) and the 政策辅导期.
+No I/O, no clock: the date of service, the judgement id and the snapshots come in as
 arguments.
 """
 
@@ -14,8 +17,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from . import practitioner_rules, trace_rules
+from . import history_rules, practitioner_rules, trace_rules
 from . import unmapped as unmapped_rule
+from .history_model import HistoryFacts
 from .index import CompiledKB, CompiledPoint
 from .model import Alert, AlertLine, CheckRequest, CheckResult, OrderLine
 from .practitioner_model import PractitionerFacts
@@ -36,11 +40,16 @@ def check(
     *,
     trace: TraceFacts | None = None,
     practitioners: PractitionerFacts | None = None,
+    history: HistoryFacts | None = None,
 ) -> CheckResult:
     """Judge `request` against `kb` as of `service_date`; alerts are ordered deterministically. With `trace`, the
     lines' traceability codes are judged against that ledger snapshot as well (None: no code checks at all); with
-    `practitioners`, the lines' doctors against their payment-qualification statuses (None: no such checks)."""
-    ctx = Context(request, kb, service_date)
+    `practitioners`, the lines' doctors against their payment-qualification statuses (None: no such checks); with
+    `history`, across the patient's visits and against the institution's state (None: request.history only)."""
+    merged = None
+    if history is not None:
+        request, merged = history_rules.prepare(request, history)
+    ctx = Context(request, kb, service_date, merged.by_code if merged is not None else None)
     by_family: dict[str, list[tuple[OrderLine, CompiledPoint]]] = {}
     ids_by_code, kb_points = kb.ids_by_code, kb.points
     unmapped: list[OrderLine] = []
@@ -68,6 +77,8 @@ def check(
         findings.extend(trace_rules.findings(ctx, trace))
     if practitioners is not None:
         findings.extend(practitioner_rules.findings(ctx, practitioners))
+    if history is not None:
+        findings.extend(history_rules.findings(ctx, history, merged))
     findings.sort(key=_order_key)
     mdtrt_id = request.encounter.mdtrt_id
     alerts = tuple([_to_alert(f, f"{judgement_id}-{n:03d}", mdtrt_id) for n, f in enumerate(findings, 1)])

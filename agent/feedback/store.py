@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from fundguard.agent.faults import FaultLatch
+
 from .fatigue import DecidedAlerts
 from .issued import IssuedAlerts
 
@@ -73,6 +75,7 @@ class DecisionStore:
         self._issued = issued
         self._decided = decided
         self._on_stored = on_stored  # told after each durable record (the uplink's decision events)
+        self.fault = FaultLatch(str(path))  # the last failed write (disk full, locked): the `decisions` alarm
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
@@ -98,33 +101,43 @@ class DecisionStore:
         out: list[StoreResult] = []
         unknown = set(self.unknown(decisions))
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for n, d in enumerate(decisions):
-                    if n in unknown:
-                        out.append(StoreResult.UNKNOWN)
-                        continue
-                    row = self._db.execute(
-                        "SELECT dspo_way, dspo_way_rea FROM decisions WHERE jr_id = ?", (d.jr_id,)
-                    ).fetchone()
-                    if row is None:
-                        self._db.execute(
-                            "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?)",
-                            (d.jr_id, d.dspo_way, d.dspo_way_rea, d.warn_type, d.source, d.decided_at),
-                        )
-                        out.append(StoreResult.STORED)
-                        self._remember(d.jr_id)
-                    elif tuple(row) == (d.dspo_way, d.dspo_way_rea):
-                        out.append(StoreResult.DUPLICATE)
-                    else:
-                        out.append(StoreResult.CONFLICT)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            self.fault.guard(lambda: self._store(decisions, unknown, out))
         if self._on_stored is not None:
             self._on_stored(decisions, out)
         return out
+
+    def _store(self, decisions: Sequence[Decision], unknown: set[int], out: list[StoreResult]) -> None:
+        """One transaction (under the lock), each decision's result appended to `out`; the fatigue control is told
+        of the decisions stored only once they are committed (a COMMIT that fails on a full disk stores nothing)."""
+        stored: list[str] = []
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for n, d in enumerate(decisions):
+                if n in unknown:
+                    out.append(StoreResult.UNKNOWN)
+                    continue
+                row = self._db.execute(
+                    "SELECT dspo_way, dspo_way_rea FROM decisions WHERE jr_id = ?", (d.jr_id,)
+                ).fetchone()
+                if row is None:
+                    self._db.execute(
+                        "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?)",
+                        (d.jr_id, d.dspo_way, d.dspo_way_rea, d.warn_type, d.source, d.decided_at),
+                    )
+                    out.append(StoreResult.STORED)
+                    stored.append(d.jr_id)
+                elif tuple(row) == (d.dspo_way, d.dspo_way_rea):
+                    out.append(StoreResult.DUPLICATE)
+                else:
+                    out.append(StoreResult.CONFLICT)
+            self._db.execute("COMMIT")
+        except BaseException:
+            out.clear()
+            if self._db.in_transaction:  # a COMMIT that failed (disk full) may have ended it already
+                self._db.execute("ROLLBACK")
+            raise
+        for jr_id in stored:
+            self._remember(jr_id)
 
     def _remember(self, jr_id: str) -> None:
         """Tell the fatigue control: this alert (rule, encounter, lines as they were) is decided."""

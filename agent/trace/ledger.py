@@ -22,6 +22,7 @@ from typing import Any
 
 from fundguard.agent.engine.model import CheckRequest
 from fundguard.agent.engine.trace_model import CodeFacts, TraceFacts, TracePolicy
+from fundguard.agent.faults import FaultLatch
 
 from . import describe, settle, stock
 from .codes import DOMESTIC_LENGTH, CodeKind, CodeProblem, TraceCode, parse_code
@@ -72,6 +73,7 @@ class TraceLedger:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        self.fault = FaultLatch(str(path))  # the last failed write (disk full, locked): the `trace_ledger` alarm
         self._db()  # create the schema now, in the constructing thread
 
     def _db(self) -> sqlite3.Connection:
@@ -103,27 +105,27 @@ class TraceLedger:
 
     def upsert_products(self, rows: Sequence[Product]) -> ImportCounts:
         """Add or update catalogue rows in one transaction; counts added / unchanged / updated."""
-        return stock.upsert_products(self._db(), rows)
+        return self.fault.guard(lambda: stock.upsert_products(self._db(), rows))
 
     def import_inbound(self, rows: Sequence[InboundRecord], source: str, at: datetime) -> ImportCounts:
         """Add inbound codes in one transaction, from `source` (a file name) at `at`; a code already known with the
         same data is unchanged, with other data a conflict (the first record stands). Re-importing the same rows
         changes nothing, not even the log of import runs (a run is logged when it adds a code)."""
-        return stock.import_inbound(self._db(), rows, source, at)
+        return self.fault.guard(lambda: stock.import_inbound(self._db(), rows, source, at))
 
     def set_nocode(self, rows: Sequence[NocodeStock]) -> ImportCounts:
         """Set the 无码库 units left per national drug code (absolute: a re-import changes nothing)."""
-        return stock.set_nocode(self._db(), rows)
+        return self.fault.guard(lambda: stock.set_nocode(self._db(), rows))
 
     # -- settlement -----------------------------------------------------------------------------------------------
 
     def dispense(self, sale: Sale) -> DispenseOutcome:
         """Record a 3505 sale line atomically, or refuse it (see `settle`)."""
-        return settle.dispense(self._db(), sale)
+        return self.fault.guard(lambda: settle.dispense(self._db(), sale))
 
     def return_line(self, mdtrt_id: str, rx_id: str, at: datetime) -> ReturnOutcome:
         """Record a 3506 return of a whole sale line, releasing its codes (see `settle`)."""
-        return settle.return_line(self._db(), mdtrt_id, rx_id, at)
+        return self.fault.guard(lambda: settle.return_line(self._db(), mdtrt_id, rx_id, at))
 
     # -- the check path -------------------------------------------------------------------------------------------
 

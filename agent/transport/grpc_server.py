@@ -9,7 +9,7 @@ synchronous health servicer runs on the server's migration thread pool (`grpc.ma
 Check is registered with an identity request deserializer: the handler decodes the raw bytes itself, so a body
 that is not a `CheckRequest` (say 5 MB of garbage) is answered INVALID_ARGUMENT naming `request`, not INTERNAL.
 How each method runs and how errors become statuses: `grpc_behaviors`; the methods beside Check: `grpc_handlers`;
-the trace ledger's: `grpc_trace`.
+the trace ledger's: `grpc_trace`; the history store's: `grpc_history`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import structlog
@@ -37,9 +37,13 @@ from fundguard.v1 import compliance_pb2 as pb
 
 from .grpc_behaviors import check_behavior, guarded, inline, on_pool, status_for
 from .grpc_handlers import AlertStream, FeedbackHandler, status_proto
+from .grpc_history import HistoryRpcs
 from .grpc_trace import TraceRpcs
 from .health import HEALTH_SERVICE_NAME, AgentHealth
 from .proto_codec import SERVICE_NAME
+
+if TYPE_CHECKING:
+    from fundguard.agent.auth.grpc_auth import GrpcAuth
 
 __all__ = [
     "CHECK_METHOD",
@@ -126,8 +130,10 @@ async def _build(
     feedback: FeedbackHandler | None,
     stream: AlertStream | None,
     trace: TraceRpcs | None = None,
+    history: HistoryRpcs | None = None,
     status: Callable[[], KbStatus],
     check_pool: ThreadPoolExecutor,
+    auth: GrpcAuth | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     server = grpc.aio.server(
         migration_thread_pool=ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="fundguard-grpc"),
@@ -166,6 +172,13 @@ async def _build(
                 guarded(f"/{SERVICE_NAME}/{name}", on_pool(behavior, check_pool)),
                 response_serializer=reply.SerializeToString,
             )
+    if history is not None:  # without a history store ConfirmSettlement is UNIMPLEMENTED
+        handlers["ConfirmSettlement"] = grpc.unary_unary_rpc_method_handler(
+            guarded(f"/{SERVICE_NAME}/ConfirmSettlement", on_pool(history.confirm, check_pool)),
+            response_serializer=pb.ConfirmSettlementResponse.SerializeToString,
+        )
+    if auth is not None:  # every method behind the client check (agent.auth); health and reflection stay open
+        handlers = auth.guard(SERVICE_NAME, handlers)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     # grpcio's registered-method fast path (as generated code does): no per-call walk of the generic handlers
     server.add_registered_method_handlers(SERVICE_NAME, handlers)  # type: ignore[attr-defined]  # not in grpc-stubs
@@ -173,7 +186,9 @@ async def _build(
     health.update(kb_loaded=service.store.loaded)
     reflection.enable_server_reflection((SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server)
     try:
-        port = server.add_insecure_port(settings.address)
+        credentials = auth.credentials if auth is not None else None  # TLS (and client certificates) from [auth]
+        port = (server.add_secure_port(settings.address, credentials) if credentials is not None
+                else server.add_insecure_port(settings.address))  # fmt: skip
     except RuntimeError as exc:
         raise BindError(f"cannot listen on {settings.address}: {exc}") from None
     if port == 0:
@@ -191,8 +206,11 @@ def create_server(
     bus: AlertBus | None = None,
     trace: TraceRpcs | None = None,
     status: Callable[[], KbStatus] | None = None,
+    history: HistoryRpcs | None = None,
+    auth: GrpcAuth | None = None,
 ) -> tuple[AgentServer, int]:
-    """A bound, not yet started server with Check, health and reflection; returns it and the bound port.
+    """A bound, not yet started server with Check, health and reflection; returns it and the bound port. `auth`
+    (agent.auth): the port's TLS credentials and the client check in front of every ComplianceAgent method.
 
     Configure logging before calling this (the Check handler binds its logger here); if nothing configured it,
     the masked default is installed.
@@ -211,8 +229,10 @@ def create_server(
                 feedback=FeedbackHandler(decisions, clock) if decisions is not None else None,
                 stream=AlertStream(bus) if bus is not None else None,
                 trace=trace,
+                history=history,
                 status=status if status is not None else lambda: store_status(service.store),
                 check_pool=check_pool,
+                auth=auth,
             ),
             loop,
         ).result()

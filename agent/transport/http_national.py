@@ -5,6 +5,8 @@ Routes (on the HTTP listener): `POST /` (transaction from the body's `infno`), `
 contradicts the body's is refused. The answer is always HTTP 200 with the national envelope, as the national
 platform answers: `infcode` 0 on success, -1 with `err_msg` "field: problem" naming the national field path on bad
 input (so a HIS that only reads `infcode` sees the failure). `Accept-Language: en…` gives English `vola_cont`.
+The one exception, with `[auth]`: a call without valid credentials is HTTP 401 with the same envelope, `infcode` -1
+(`agent.auth.http_auth`, in front of these routes).
 
 3101/3102 run the check service once per patient; 3103 stores the clinicians' decisions (`warn_rslt_id` = the
 `jr_id` answered before) in the decision store and names repeats in `warn_msg`.

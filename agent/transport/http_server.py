@@ -7,6 +7,7 @@ blocking `start()` / `stop(grace)` of every agent listener. `address` is the bou
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Sequence
 
 import structlog
@@ -29,13 +30,20 @@ class HttpListener:
 
     name = "http"
 
-    def __init__(self, settings: HttpSettings, setups: Sequence[RouteSetup], grace_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        settings: HttpSettings,
+        setups: Sequence[RouteSetup],
+        grace_seconds: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,  # HTTPS (agent.auth: [auth] cert/key, client certificates)
+    ) -> None:
         if settings.address is None:
             raise ValueError("http.address is not set")
         ensure_logging()  # its routes log encounters: never through structlog's unmasked defaults
         self._settings = settings
         self._setups = tuple(setups)
         self._grace = grace_seconds
+        self._ssl = ssl_context
         host, _, port = settings.address.rpartition(":")
         self._host = host.strip("[]")
         self._port = int(port)
@@ -56,7 +64,7 @@ class HttpListener:
     async def _start(self) -> None:
         runner = web.AppRunner(self._app(), access_log=None, handle_signals=False, shutdown_timeout=self._grace)
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port)
+        site = web.TCPSite(runner, self._host, self._port, ssl_context=self._ssl)
         await site.start()
         self._runner = runner
         self._port = int(runner.addresses[0][1])

@@ -13,16 +13,19 @@ stream is dropped with the connection. An unexpected exception is answered AE "i
 connection and the listener keep serving. The answer is synchronous CPU work; with a check budget it runs on a
 small pool and past the budget the frame is answered AE "check unavailable" (never silence, never an AA without
 the check), the workstation's alert stream is told, and the abandoned answer is dropped. Budget 0: on the loop.
+With `auth` (agent.auth), a message without valid credentials (MSH-8 token, or the TLS connection's client
+certificate) is answered AR "unauthenticated: …" before it is decoded; the connection stays open.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from hl7.mllp import start_hl7_server
@@ -35,6 +38,9 @@ from fundguard.agent.service import CheckService
 
 from .budget import OVER_BUDGET, CheckBudget
 from .loop_thread import LoopThread
+
+if TYPE_CHECKING:
+    from fundguard.agent.auth.mllp_auth import MllpAuth
 
 __all__ = ["MllpListener", "MllpResponder", "new_control_id"]
 
@@ -133,7 +139,14 @@ class MllpListener:
     name = "mllp"
 
     def __init__(
-        self, settings: MllpSettings, service: CheckService, clock: Callable[[], datetime], budget_ms: int = 0
+        self,
+        settings: MllpSettings,
+        service: CheckService,
+        clock: Callable[[], datetime],
+        budget_ms: int = 0,
+        *,
+        auth: MllpAuth | None = None,  # token in MSH-8 or the connection's client certificate (agent.auth)
+        ssl_context: ssl.SSLContext | None = None,  # TLS-wrapped MLLP ([auth] cert/key)
     ) -> None:
         if settings.address is None:
             raise ValueError("mllp.address is not set")
@@ -144,6 +157,8 @@ class MllpListener:
         self._limit = settings.max_message_bytes
         self._responder = MllpResponder(service, clock)
         self._budget = CheckBudget(budget_ms, "mllp")
+        self._auth = auth
+        self._ssl = ssl_context
         self._thread: LoopThread | None = None
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[Any]] = set()
@@ -157,8 +172,10 @@ class MllpListener:
         task = asyncio.current_task()
         assert task is not None  # the MLLP protocol runs each connection as a task
         self._connections.add(task)
+        peercert = writer.get_extra_info("peercert")  # the verified client certificate of a TLS connection
+        peer = str((writer.get_extra_info("peername") or ("",))[0])
         try:
-            while (answer := await self._next_answer(reader)) is not None:
+            while (answer := await self._next_answer(reader, peercert, peer)) is not None:
                 writer.writeblock(answer)
                 await writer.drain()
         except ConnectionError:
@@ -171,7 +188,7 @@ class MllpListener:
                 await writer.wait_closed()
             self._connections.discard(task)
 
-    async def _next_answer(self, reader: asyncio.StreamReader) -> bytes | None:
+    async def _next_answer(self, reader: asyncio.StreamReader, peercert: Any = None, peer: str = "") -> bytes | None:
         """Read the next frame and answer it; None at end of stream (a half frame is dropped)."""
         try:
             block = await reader.readuntil(END_BLOCK)
@@ -187,12 +204,16 @@ class MllpListener:
         if start < 0:
             return self._responder.refuse("not an MLLP frame: no start block (VT) before the end block (FS CR)")
         frame = block[start + 1 : -len(END_BLOCK)]
+        if self._auth is not None and (refusal := self._auth.refusal(frame, peercert)) is not None:
+            self._auth.refused(refusal, peer)
+            return self._responder.refuse(f"unauthenticated: {refusal}", frame, "207")  # AR; the connection stays
         answer = await self._budget.run(self._responder.respond, frame)
         return self._responder.unavailable(frame, self._budget.reason) if answer is OVER_BUDGET else answer
 
     async def _start(self) -> None:
         # a frame is VT + message + FS CR, the reader's limit applies to what comes before the separator
-        self._server = await start_hl7_server(self._serve, self._host, self._port, limit=self._limit + 1)
+        self._server = await start_hl7_server(self._serve, self._host, self._port, limit=self._limit + 1,
+                                              ssl=self._ssl)  # fmt: skip
         self._port = int(self._server.sockets[0].getsockname()[1])
 
     async def _stop(self) -> None:

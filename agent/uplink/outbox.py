@@ -16,6 +16,12 @@ delete raises to the highest number it removed (so an emptied outbox continues w
 creation time in µs, so an outbox deleted by hand and created afresh does not reuse the ids stored centrally
 either. One agent process writes an outbox file.
 
+The file locked by another process (a tool holding a write lock) must not stall the checks that record events: SQLite
+waits at most `BUSY_TIMEOUT_S` for the lock and a recording thread at most `WRITER_WAIT_S` for its turn, then the
+event is refused (counted, logged, the `outbox_refusing` alarm) and the check answered; the uploader's deletes and
+checkpoints that meet the lock fail and are retried (a batch stored but not deleted is sent again: the central
+dedupes by event id).
+
 Disk is bounded by `max_bytes` (file plus WAL). An event is refused — counted in `refused`, logged once per run
 of refusals, never dropped unseen — when it would bring them past `max_bytes` less the WAL allowance (1/16 of it,
 at most 64 MiB). The allowance is room for what the WAL holds between checkpoints: a checkpoint copies WAL pages
@@ -49,6 +55,8 @@ WAL_ALLOWANCE_MAX = 64 * 1024 * 1024  # room kept free under max_bytes for the W
 WAL_ALLOWANCE_SHARE = 16  # … or this fraction of max_bytes if smaller
 REFUSAL_ROOM = 64 * 1024  # a run of refusals is over when a checkpoint leaves this much room
 VACUUM_PAGES = 4096  # freed pages given back per maintain (bounds how long writers wait for it)
+BUSY_TIMEOUT_S = 0.1  # SQLite's wait for a lock another process holds (ours are serialised by `_write`) …
+WRITER_WAIT_S = 0.25  # … and a check's wait for the writer lock: past it the event is refused, the check answered
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
@@ -127,9 +135,11 @@ class Outbox:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()  # connections list and closing
         self._write = threading.Lock()  # one writer at a time, without SQLite's sleeping busy handler
+        self._counting = threading.Lock()  # refusals are counted also when the writer lock is not had
         self._closed = False
         self._refused = 0
         self._refusing = False
+        self._refusal = ""
         self._alarm = False
         path.parent.mkdir(parents=True, exist_ok=True)
         db = self._db()
@@ -153,7 +163,8 @@ class Outbox:
             with self._lock:
                 if self._closed:
                     raise RuntimeError(f"outbox {self.path} is closed")
-                db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
+                db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
+                                     timeout=BUSY_TIMEOUT_S)  # fmt: skip
                 db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect only on a new file: it can shrink
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
@@ -194,30 +205,52 @@ class Outbox:
         file unwritable: counted in `refused` and logged)."""
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         when = at if at is not None else self._clock()
-        db = self._db()
-        with self._write:
-            size = self.disk_bytes()
-            if size + len(body) > self._accept_limit:
-                self._watch(size)
-                self._refuse("outbox_full", size)
-                return None
-            seq = self._next
-            try:
-                db.execute(_INSERT, (seq, kind, _stamp(when), when.timestamp(), mdtrt_id, practitioner_code, body))
-            except sqlite3.Error as exc:
-                self._refuse(f"sqlite: {exc}", size)
-                return None
-            self._next = seq + 1
-            self._depth += 1
-            if self._refusing:
-                self._end_refusals()
+        try:
+            db = self._db()  # a thread's first event opens its connection: that can fail too (disk full, locked)
+        except sqlite3.Error as exc:
+            self._refuse(f"sqlite: {exc}", -1)
+            return None
+        if not self._write.acquire(timeout=WRITER_WAIT_S):  # another writer stuck on a locked file: do not queue up
+            self._refuse("outbox busy (another writer is waiting on a locked file)", -1)
+            return None
+        try:
+            return self._insert(db, kind=kind, mdtrt_id=mdtrt_id, practitioner_code=practitioner_code, body=body,
+                                when=when)  # fmt: skip
+        finally:
+            self._write.release()
+
+    def _insert(
+        self, db: sqlite3.Connection, *, kind: str, mdtrt_id: str, practitioner_code: str, body: bytes, when: datetime
+    ) -> str | None:
+        """The INSERT under the writer lock; the event id, or None when refused."""
+        size = self.disk_bytes()
+        if size + len(body) > self._accept_limit:
+            self._watch(size)
+            self._refuse("outbox_full", size)
+            return None
+        seq = self._next
+        try:
+            db.execute(_INSERT, (seq, kind, _stamp(when), when.timestamp(), mdtrt_id, practitioner_code, body))
+        except sqlite3.Error as exc:
+            self._refuse(f"sqlite: {exc}", size)
+            return None
+        self._next = seq + 1
+        self._depth += 1
+        if self._refusing:
+            self._end_refusals()
         return f"{self.agent_id}:{seq}"
 
     def _refuse(self, reason: str, size: int) -> None:
-        self._refused += 1
+        with self._counting:  # also called without the writer lock (outbox busy)
+            self._refused += 1
+        self._refusal = reason
         if not self._refusing:
             self._refusing = True
             _log.error("uplink.event_refused", reason=reason, bytes=size, max_bytes=self.max_bytes)
+
+    def refusal(self) -> str | None:
+        """While events are refused, why the last one was (an alarm condition); None while they are accepted."""
+        return f"{self.path}: events refused ({self._refusal})" if self._refusing else None
 
     def _end_refusals(self) -> None:
         self._refusing = False

@@ -14,7 +14,7 @@ import grpc
 
 from fundguard.agent.config import UplinkSettings
 
-__all__ = ["CHANNEL_OPTIONS", "channel", "credentials"]
+__all__ = ["CHANNEL_OPTIONS", "channel", "credentials", "read_pem"]
 
 CHANNEL_OPTIONS = (
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -24,13 +24,19 @@ CHANNEL_OPTIONS = (
 )
 
 
-def _read(path: Path | None, key: str) -> bytes:
+def read_pem(path: Path | None, key: str) -> bytes:
+    """A PEM file's bytes; ValueError naming the settings `key` (e.g. `uplink.ca`, `auth.cert`) when it is not set
+    or cannot be read. Also the agent's listeners' TLS (`agent.auth.tls`) reads its files with it."""
     if path is None:
-        raise ValueError(f"uplink.{key}: a PEM file is required for mutual TLS")
+        raise ValueError(f"{key}: a PEM file is required for mutual TLS")
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise ValueError(f"uplink.{key}: cannot read {path} ({exc.strerror or exc})") from None
+        raise ValueError(f"{key}: cannot read {path} ({exc.strerror or exc})") from None
+
+
+def _read(path: Path | None, key: str) -> bytes:
+    return read_pem(path, f"uplink.{key}")
 
 
 def credentials(settings: UplinkSettings) -> grpc.ChannelCredentials:

@@ -119,6 +119,7 @@ class Uploader:
         self._maintained_at = -math.inf
         self._attempted_upto = 0  # highest seq ever sent: a seq at or below it is a re-send
         self._streak = 0  # consecutive failures
+        self._last_failure = ""
         self.backoff_s = 0.0
         self.sent = self.retried = self.failures = 0
 
@@ -172,6 +173,7 @@ class Uploader:
             self.backoff_s = self._rand() * cap
             code = getattr(exc, "code", None)  # a grpc.RpcError from a call is also a grpc.Call
             reason = str(code().name) if isinstance(exc, grpc.RpcError) and callable(code) else str(exc)
+            self._last_failure = reason
             _log.warning("uplink.upload_failed", reason=reason, failures=self._streak, backoff_s=self.backoff_s,
                          depth=self._outbox.depth)  # fmt: skip
             return self.backoff_s
@@ -222,6 +224,10 @@ class Uploader:
         if self._worker is not None:
             self._worker.join(timeout)
         self._worker = None
+
+    def trouble(self) -> str | None:
+        """While sends fail (the uploader backs off), why the last one did (an alarm condition); else None."""
+        return f"{self._streak} failed uploads to {self._address}: {self._last_failure}" if self._streak else None
 
     def metrics(self) -> UplinkMetrics:
         """Depth, oldest age (s), bytes, sent, retried, failures, refused, alarm, current backoff."""

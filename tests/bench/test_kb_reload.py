@@ -15,12 +15,12 @@ def test_current_rss_is_read() -> None:
 
 
 def test_measure_activates_exercises_and_reloads(capsys: pytest.CaptureFixture[str]) -> None:
-    """A 4,500-point KB is compiled and swapped in, both encounters alert on it, revisions activate through the
-    activator as full bundles and as a delta, the reload under load swaps one in with no failed check, and the
-    printed figures come back as JSON-ready data."""
-    figures = measure(4_500, iterations=200, iterations_50=50, warmup=10)
+    """A 4,500-point KB is compiled and swapped in, the 10-, 50- and 200-line encounters alert on it, revisions
+    activate through the activator as full bundles and as a delta, the reload under load swaps one in with no failed
+    check, and the printed figures come back as JSON-ready data (with the offer-to-swap time of each activation)."""
+    figures = measure(4_500, iterations=200, iterations_50=50, iterations_200=20, warmup=10)
     assert 4_500 == figures.points
-    assert [(9, True), (40, True)] == [(run.current_lines, run.alerts > 0) for run in figures.engine]
+    assert [(9, True), (40, True), (67, True)] == [(run.current_lines, run.alerts > 0) for run in figures.engine]
     load = figures.under_load
     assert (0, 200) == (load.failed, load.steady.n)
     assert load.during.n == load.on_old + load.on_new
@@ -30,4 +30,5 @@ def test_measure_activates_exercises_and_reloads(capsys: pytest.CaptureFixture[s
     expected = {"activate_ms", "agent_cold", "agent_reload_full", "agent_reload_delta", "swap_ms", "engine"}
     assert expected | {"rss_after_mib", "under_load"} <= set(out)
     assert out == json.loads(json.dumps(out))
+    assert figures.agent_full.to_swap_ms == pytest.approx(out["agent_reload_full"]["to_swap_ms"], abs=0.05)  # type: ignore[index]
     assert "4,500 points" in capsys.readouterr().out

@@ -112,7 +112,13 @@ class Context:
     the class also compiles with mypyc.
     """
 
-    def __init__(self, request: CheckRequest, kb: CompiledKB, service_date: date) -> None:
+    def __init__(
+        self,
+        request: CheckRequest,
+        kb: CompiledKB,
+        service_date: date,
+        history_by_code: Mapping[str, list[tuple[Encounter, OrderLine]]] | None = None,
+    ) -> None:
         self.request = request
         self.kb = kb
         self.params = params = kb.params
@@ -133,7 +139,8 @@ class Context:
         #: an internet-hospital (互联网诊疗) encounter
         self.is_internet: bool = enc.internet_flag or enc.med_type in params.internet_med_types
         self._encounter_by_code: dict[str, list[OrderLine]] | None = None
-        self._history_by_code: dict[str, list[tuple[Encounter, OrderLine]]] | None = None
+        #: request.history's lines by national code, when the caller has them precompiled (the history snapshot)
+        self._history_by_code: Mapping[str, list[tuple[Encounter, OrderLine]]] | None = history_by_code
         self._diagnosis_codes: tuple[str, ...] | None = None
 
     def say(self, key: str, **fields: object) -> str:
@@ -192,14 +199,15 @@ class Context:
         return out
 
     @property
-    def history_by_code(self) -> dict[str, list[tuple[Encounter, OrderLine]]]:
+    def history_by_code(self) -> Mapping[str, list[tuple[Encounter, OrderLine]]]:
         """Lines of earlier encounters (request.history) by national code."""
         out = self._history_by_code
         if out is None:
-            out = self._history_by_code = {}
+            built: dict[str, list[tuple[Encounter, OrderLine]]] = {}
             for enc in self.request.history:
                 for o in enc.orders:
-                    out.setdefault(o.hilist_code, []).append((enc, o))
+                    built.setdefault(o.hilist_code, []).append((enc, o))
+            out = self._history_by_code = built
         return out
 
     @property

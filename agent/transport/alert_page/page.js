@@ -2,7 +2,8 @@
  * fundguard clinician pop-up page: follows the agent's alert stream (Server-Sent Events) and records the
  * clinician's decision on each alert (返回修改 / 继续执行 with a reason) through POST alerts/feedback.
  *
- * Query: workstation, dept, practitioner (filters, passed on to the stream) and lang. The last cursor and the
+ * Query: workstation, dept, practitioner (filters, passed on to the stream), lang, and key (the workstation's key
+ * when the agent authenticates the page, passed on to the stream and to feedback). The last cursor and the
  * cards on screen are kept in sessionStorage, so a reload resumes where the page was (?cursor=) and an
  * EventSource reconnect resumes by itself (Last-Event-ID). The server validates every decision; the page shows
  * its refusal on the card. Plain ES2017, no build step, nothing loaded from outside the agent.
@@ -21,6 +22,7 @@
     practitioner: (params.get("practitioner") || "").trim()
   };
   var lang = (params.get("lang") || "").trim();
+  var key = (params.get("key") || "").trim(); // the workstation's key, when the agent requires one ([auth])
   var storageKey = ["fundguard.alerts", filter.workstation, filter.dept, filter.practitioner, lang].join("|");
   var texts = {};
   var state = { cursor: null, cards: [] }; // cards: the card data, newest first, with their decision
@@ -33,6 +35,7 @@
       if (filter[key]) q.set(key, filter[key]);
     });
     if (lang) q.set("lang", lang);
+    if (key) q.set("key", key);
     Object.keys(extra || {}).forEach(function (key) {
       q.set(key, extra[key]);
     });
@@ -240,7 +243,7 @@
     entry.decision.textContent = texts.sending;
     entry.decision.hidden = false;
     var body = { jr_id: entry.data.jr_id, dspo_way: way, dspo_way_rea: reason };
-    fetch("alerts/feedback", {
+    fetch("alerts/feedback" + query(), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body)

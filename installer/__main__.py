@@ -1,0 +1,7 @@
+"""`python -m fundguard.installer …`: the `fundguard-installer` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
