@@ -17,13 +17,13 @@ and raised. Patient ids are stored (the hospital's own data) and never logged he
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from fundguard.agent.connections import ThreadConnections
 from fundguard.agent.engine.history_model import encounter_date
 from fundguard.agent.engine.model import Diagnosis, Encounter, OrderLine
 from fundguard.agent.faults import FaultLatch
@@ -94,31 +94,16 @@ class HistoryStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._closed = False
+        self._connections = ThreadConnections(path, connect, "history store")
         self.fault = FaultLatch(str(path))
         self._db()  # create the schema now, in the constructing thread
 
     def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            with self._lock:
-                if self._closed:
-                    raise RuntimeError(f"history store {self.path} is closed")
-                db = connect(self.path)
-                self._all.append(db)
-            self._local.db = db
-        return db
+        return self._connections.get()
 
     def close(self) -> None:
         """Close every thread's connection."""
-        with self._lock:
-            self._closed = True
-            for db in self._all:
-                db.close()
-            self._all.clear()
+        self._connections.close()
 
     def __enter__(self) -> HistoryStore:
         return self

@@ -12,7 +12,6 @@ check path (many gRPC worker threads) reads in parallel while a dispense or an i
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,6 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from fundguard.agent.connections import ThreadConnections
 from fundguard.agent.engine.model import CheckRequest
 from fundguard.agent.engine.trace_model import CodeFacts, TraceFacts, TracePolicy
 from fundguard.agent.faults import FaultLatch
@@ -69,31 +69,16 @@ class TraceLedger:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._closed = False
+        self._connections = ThreadConnections(path, connect, "trace ledger")
         self.fault = FaultLatch(str(path))  # the last failed write (disk full, locked): the `trace_ledger` alarm
         self._db()  # create the schema now, in the constructing thread
 
     def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            with self._lock:
-                if self._closed:
-                    raise RuntimeError(f"trace ledger {self.path} is closed")
-                db = connect(self.path)
-                self._all.append(db)
-            self._local.db = db
-        return db
+        return self._connections.get()
 
     def close(self) -> None:
         """Close every thread's connection."""
-        with self._lock:
-            self._closed = True
-            for db in self._all:
-                db.close()
-            self._all.clear()
+        self._connections.close()
 
     def __enter__(self) -> TraceLedger:
         return self

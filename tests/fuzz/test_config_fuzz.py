@@ -15,14 +15,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from fundguard.agent.config import ConfigError, Settings, _Model, load_settings
+from fundguard.agent.config import ConfigError, Settings, load_settings
+from fundguard.agent.config.sections import ConfigModel
 
 from . import FUZZ
 
 
 def _sections() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for name, field in _Model.model_fields.items():
+    for name, field in ConfigModel.model_fields.items():
         kind = field.annotation
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             out[name] = list(kind.model_fields)
