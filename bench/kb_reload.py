@@ -3,10 +3,10 @@
 1. Generate the bundle (`synthetic_kb`), write it to a temporary file as the importer would.
 2. Cold activation (nothing to reuse: at start-up, or the first bundle): read + parse the file, `build_index`, swap;
    and as the agent does it, a signed bundle file through `KbActivator.offer` on an empty store (verify: unzip,
-   signature, hashes, parse; compile aside; swap; then persist as last-good); RSS (current, not peak).
+   signature, hashes, parse; compile aside while the last-good file is written; put it in place; swap); RSS.
 3. Reload: the next revision (`kb_revisions`: ~10 % of the points changed, 1 % withdrawn, 1 % added, as the 2026-01
    revision did) offered as a signed full bundle, then the one after as a signed delta; the time to the swap is
-   the activation (checks run on the new KB from then on), persisting as last-good follows.
+   the activation (checks run on the new KB from then on); the last-good file is in place before it.
 4. Engine `check()` p50/p99 for the bench's 10-, 50- and 200-line encounters on that KB (`engine_bench`).
 5. Reload under load: the 10-line check runs back to back on `store.current` while another thread offers a further
    revision (full, signed); p50/p99 of those checks beside the same loop without a reload.
@@ -67,7 +67,7 @@ class UnderLoad:
     steady: Timing
     during: Timing
     reload_ms: float  # KbActivator.offer of the next revision, in its thread, under the check load
-    times: ActivationTimes  # ... where its time went (verify, compile up to the swap, persist)
+    times: ActivationTimes  # ... where its time went (verify, compile, waiting for the last-good save)
     on_old: int  # checks that ran on the KB active before the swap
     on_new: int  # ... and on the one swapped in
     failed: int  # checks that raised (should be none)
@@ -260,9 +260,10 @@ def print_figures(f: ReloadFigures) -> dict[str, object]:
     print(f"  RSS before {f.rss_before_mib:.0f} MiB, after activation {f.rss_after_mib:.0f} MiB")
     print(
         "\nKbActivator.offer of a signed bundle file (ms): verify = unzip + signature + hashes + parse; the swap "
-        f"ends the activation (target <= {ACTIVATE_TARGET_MS:.0f}); persisting as last-good follows"
+        f"ends the activation (target <= {ACTIVATE_TARGET_MS:.0f}); save = waiting for the last-good file written "
+        "during the compile"
     )
-    print(f"  {'':<44} {'verify':>8} {'compile':>8} {'to swap':>8} {'persist':>8}")
+    print(f"  {'':<44} {'verify':>8} {'compile':>8} {'save':>8} {'to swap':>8}")
     share = f"{CHANGED:.0%} of the points changed, 1% withdrawn, 1% added"
     rows = (
         ("cold: first bundle, empty store", f.agent_cold),
@@ -271,7 +272,7 @@ def print_figures(f: ReloadFigures) -> dict[str, object]:
         ("reload, next revision as a delta", f.agent_delta),
     )
     for label, t in rows:
-        print(f"  {label:<44} {t.verify_ms:>8.0f} {t.compile_ms:>8.0f} {t.to_swap_ms:>8.0f} {t.persist_ms:>8.0f}")
+        print(f"  {label:<44} {t.verify_ms:>8.0f} {t.compile_ms:>8.0f} {t.persist_ms:>8.0f} {t.to_swap_ms:>8.0f}")
     print(f"\nengine check() on the {f.points:,}-point KB")
     print(f"  {'':<40} {'p50 µs':>9} {'p99 µs':>9} {'mean µs':>9} {'n':>8}")
     for run in f.engine:

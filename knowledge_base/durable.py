@@ -11,12 +11,13 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["replace_file"]
+__all__ = ["replace_file", "stage_file"]
 
 
-def replace_file(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Write `data` to `path` atomically (temp file, fsync, rename); `mode` sets its permissions (mkstemp's 0600
-    otherwise). Creates the parent folder. Raises OSError; a failed write leaves no temporary file behind."""
+def stage_file(path: Path, data: bytes, mode: int | None = None) -> Path:
+    """Write `data` to a temporary file beside `path` and flush it to disk; returns the temporary file, which
+    `os.replace(staged, path)` then puts in place at once (or the caller deletes). Creates the parent folder.
+    Raises OSError; a failed write leaves no temporary file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -26,7 +27,18 @@ def replace_file(path: Path, data: bytes, mode: int | None = None) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def replace_file(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write `data` to `path` atomically (temp file, fsync, rename); `mode` sets its permissions (mkstemp's 0600
+    otherwise). Creates the parent folder. Raises OSError; a failed write leaves no temporary file behind."""
+    staged = stage_file(path, data, mode)
+    try:
+        os.replace(staged, path)
+    except BaseException:
+        staged.unlink(missing_ok=True)
         raise

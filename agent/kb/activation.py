@@ -3,8 +3,9 @@
 `KbActivator.offer(data, source)`: verify the signed bundle (signature by a trusted key, every file's SHA-256:
 `fundguard.knowledge_base.bundle.verify`) → a delta is applied on the running bundle, only on its base revision →
 the revision must be newer than the running one (a downgrade or a replay is refused) → compile the indexes aside
-(`build_index`, reusing the running KB's unchanged points) → swap them in (one reference: checks in flight finish on
-the old KB, the next ones run on the new) → persist the bundle as last-good (atomic rename, SHA-256 beside it). Any
+(`build_index`, reusing the running KB's unchanged points) while the bundle is written as last-good → put the
+last-good file in place (atomic rename, SHA-256 beside it) → swap them in (one reference: checks in flight finish on
+the old KB, the next ones run on the new), so a kill after the swap restarts on that revision. Any
 failure leaves the running KB untouched, is logged with its reason and counted in `status()`; `last_times` says
 where the last activation's time went.
 
@@ -14,7 +15,6 @@ is intact and not older than the embedded default; else the embedded default. Ne
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import threading
@@ -30,16 +30,13 @@ import structlog
 
 from fundguard.agent.engine import CompiledKB, KbInvalid, build_index
 from fundguard.knowledge_base.bundle import BundleRejected, apply_delta, verify
-from fundguard.knowledge_base.durable import replace_file
-from fundguard.knowledge_base.importer import bundle_bytes
 
+from .saving import LAST_GOOD_FILE, META_FILE, StagedSave
 from .status import KbStatus, store_status
 from .store import KbStore, collector_paused, read_bundle
 
 __all__ = ["LAST_GOOD_FILE", "ActivationTimes", "KbActivator"]
 
-LAST_GOOD_FILE = "last-good.bundle.json"
-_META_FILE = "last-good.meta.json"
 
 _log = structlog.get_logger("fundguard.agent.kb")
 
@@ -47,7 +44,8 @@ _log = structlog.get_logger("fundguard.agent.kb")
 @dataclass(frozen=True, slots=True)
 class ActivationTimes:
     """Where the last activation's time went (ms): verifying the bundle file (unzip, signature, hashes, parse),
-    compiling aside up to the swap (checks run on the new KB from then on), persisting it as last-good after."""
+    compiling aside, and waiting for its last-good file (written during the compile) to be in place before the swap:
+    the part of the save the compile did not hide."""
 
     verify_ms: float
     compile_ms: float
@@ -56,7 +54,7 @@ class ActivationTimes:
     @property
     def to_swap_ms(self) -> float:
         """From the offer to the swap: the activation as the checks see it."""
-        return self.verify_ms + self.compile_ms
+        return self.verify_ms + self.compile_ms + self.persist_ms
 
 
 class KbActivator:
@@ -106,7 +104,7 @@ class KbActivator:
     def _last_good(self) -> tuple[Mapping[str, Any] | None, str]:
         """The persisted last-good bundle and its file's SHA-256 when present and intact (the SHA-256 matches its
         meta file), else None (logged)."""
-        bundle, meta = self._dir / LAST_GOOD_FILE, self._dir / _META_FILE
+        bundle, meta = self._dir / LAST_GOOD_FILE, self._dir / META_FILE
         if not bundle.exists():
             return None, ""
         try:
@@ -163,37 +161,41 @@ class KbActivator:
         raw: bytes | None = None,
         sha256: str | None = None,
     ) -> CompiledKB:
-        """Compile `doc` aside, swap it in, then persist it as last-good (`raw`: its bytes as signed, else
-        serialised; `sha256`: of those bytes, when known). A failed persist leaves the new KB running and the
-        previous last-good on disk (logged)."""
+        """Compile `doc` aside while it is written as last-good (`raw`: its bytes as signed, else serialised;
+        `sha256`: of those bytes, when known), put the last-good file in place, then swap. A bundle that does not
+        compile leaves the previous last-good; a failed save leaves the new KB running and says so (logged)."""
         started = time.perf_counter()
         previous = self._store.current if self._store.loaded else None  # its unchanged points are reused
-        with collector_paused():  # (nested in offer's: harmless)
-            kb = build_index(doc, self._store.parameter_overrides, previous)  # aside: the running KB serves meanwhile
+        save = StagedSave(self._dir, doc, raw, sha256) if persist else None  # the write overlaps the compile
+        try:
+            with collector_paused():  # (nested in offer's: harmless)
+                kb = build_index(doc, self._store.parameter_overrides, previous)  # aside: the running KB serves
+        except BaseException:
+            if save is not None:
+                save.discard()
+            raise
+        compiled = time.perf_counter()
+        if save is not None:
+            try:
+                sha256 = save.commit(kb.revision, source)
+            except OSError as exc:
+                self._last_error = f"revision {kb.revision} runs but was not saved as last-good: {exc}"
+                self._last_error_at = self._clock().isoformat(timespec="seconds")
+                _log.error("kb.persist_failed", revision=kb.revision, reason=str(exc))
+        saved = time.perf_counter()
         self._store.activate(kb, source)
-        swapped = time.perf_counter()
         self._doc, self._doc_sha256 = doc, sha256
         self._activations += 1
         self._activated_at = self._clock().isoformat(timespec="seconds")
         offered = self._offered_at if persist else started  # at start-up: no verification (trusted local files)
         self.last_times = ActivationTimes(
-            round((started - offered) * 1000, 1), round((swapped - started) * 1000, 1), 0.0
+            round((started - offered) * 1000, 1),
+            round((compiled - started) * 1000, 1),
+            round((saved - compiled) * 1000, 1),
         )
         _log.info("kb.activated", revision=kb.revision, source=source, points=len(kb.points),
-                  verify_ms=self.last_times.verify_ms, compile_ms=self.last_times.compile_ms)  # fmt: skip
-        if persist:
-            try:
-                data = raw if raw is not None else bundle_bytes(dict(doc))
-                replace_file(self._dir / LAST_GOOD_FILE, data)
-                self._doc_sha256 = hashlib.sha256(data).hexdigest()
-                meta = {"revision": kb.revision, "sha256": self._doc_sha256, "source": source}
-                replace_file(self._dir / _META_FILE, json.dumps(meta).encode())
-                persist_ms = round((time.perf_counter() - swapped) * 1000, 1)
-                self.last_times = dataclasses.replace(self.last_times, persist_ms=persist_ms)
-            except OSError as exc:
-                self._last_error = f"revision {kb.revision} runs but was not saved as last-good: {exc}"
-                self._last_error_at = self._clock().isoformat(timespec="seconds")
-                _log.error("kb.persist_failed", revision=kb.revision, reason=str(exc))
+                  verify_ms=self.last_times.verify_ms, compile_ms=self.last_times.compile_ms,
+                  save_wait_ms=self.last_times.persist_ms)  # fmt: skip
         return kb
 
     def _reject(self, reason: str, source: str) -> None:

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fundguard.agent.config import Settings
 from fundguard.agent.engine import KbInvalid, build_index
 from fundguard.agent.kb.activation import LAST_GOOD_FILE
+from fundguard.agent.kb.saving import META_FILE  # {revision, sha256, source}, beside the last-good bundle
 from fundguard.agent.kb.sources import KB_STATE_DIR
 from fundguard.agent.kb.store import read_bundle
 from fundguard.knowledge_base import default_bundle_path
@@ -24,7 +25,6 @@ from .findings import Finding
 
 __all__ = ["META_FILE", "kb_findings"]
 
-META_FILE = "last-good.meta.json"  # beside the last-good bundle, as the activator writes it: {revision, sha256, source}
 REJECTED_DIR = "rejected"
 
 
