@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import socket
 import ssl
 import threading
@@ -23,7 +22,6 @@ from cryptography.x509.oid import NameOID
 
 from fundguard.agent.cli import main
 from fundguard.agent.kb.activation import LAST_GOOD_FILE
-from fundguard.agent.log import reset_logging
 from fundguard.agent.ops.doctor_kb import META_FILE
 from fundguard.central.devcerts import agent_dir, write_dev_certs
 from fundguard.knowledge_base.bundle import build_full, generate_key_pair, sign
@@ -31,16 +29,6 @@ from fundguard.knowledge_base.bundle import build_full, generate_key_pair, sign
 from ..transport.agent_kb import write_small_bundle
 
 AGENT_ID = "agent-h1"
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No FUNDGUARD_* variable leaks in; logging is reset afterwards."""
-    for name in list(os.environ):
-        if name.upper().startswith("FUNDGUARD_"):
-            monkeypatch.delenv(name)
-    yield
-    reset_logging()
 
 
 def free_port() -> int:

@@ -9,7 +9,6 @@ import copy
 import io
 import json
 import logging
-import os
 import socket
 import time
 import urllib.request
@@ -36,16 +35,6 @@ from ..test_app import iud_check
 NAME = "张三丰"
 ID_NUMBER = "110105194912310021"  # 居民身份证号 shape: area 110105, born 1949-12-31
 MOBILE = "13912345678"
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No FUNDGUARD_* variable leaks in; logging is reset afterwards."""
-    for name in list(os.environ):
-        if name.upper().startswith("FUNDGUARD_"):
-            monkeypatch.delenv(name)
-    yield
-    reset_logging()
 
 
 def misbehaving_library(parsed: ParsedRequest, _result: CheckResult) -> None:

@@ -4,7 +4,6 @@ outbox, clinicians' decisions and readiness, read from `/metrics` after real gRP
 from __future__ import annotations
 
 import json
-import os
 import socket
 import urllib.request
 from collections.abc import Iterator
@@ -20,7 +19,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from fundguard.agent.app import Agent, build_agent
 from fundguard.agent.config import load_settings
 from fundguard.agent.engine.model import Alert, CheckResult
-from fundguard.agent.log import reset_logging
 from fundguard.agent.ops import AgentMetrics, MeteredCheckService
 from fundguard.knowledge_base import default_bundle_path
 from fundguard.v1 import compliance_pb2 as pb
@@ -30,16 +28,6 @@ from ..samples import male_iud_3101
 from ..test_app import iud_check
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No FUNDGUARD_* variable leaks in; logging is reset afterwards."""
-    for name in list(os.environ):
-        if name.upper().startswith("FUNDGUARD_"):
-            monkeypatch.delenv(name)
-    yield
-    reset_logging()
 
 
 def _free_port() -> int:

@@ -19,22 +19,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from fundguard.agent.app import Agent, build_agent
 from fundguard.agent.config import load_settings
 from fundguard.agent.kb import KbStore
-from fundguard.agent.log import reset_logging
 from fundguard.agent.ops import ReadinessProbe
 from fundguard.knowledge_base import default_bundle_path
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No FUNDGUARD_* variable leaks in; logging is reset afterwards."""
-    for name in list(os.environ):
-        if name.upper().startswith("FUNDGUARD_"):
-            monkeypatch.delenv(name)
-    yield
-    reset_logging()
 
 
 def start_agent(data: Path, **overrides: Any) -> Agent:
