@@ -6,12 +6,13 @@ flags); what is wrong raises `InvalidField` with the dotted field path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from fundguard.agent.engine.errors import InvalidField
 
-__all__ = ["GENDERS", "TRIG_SCENS", "parse_date", "parse_decimal", "parse_flag", "text"]
+__all__ = ["GENDERS", "TRIG_SCENS", "parse_date", "parse_decimal", "parse_flag", "parse_moment", "text"]
 
 GENDERS = frozenset({"0", "1", "2", "9"})
 TRIG_SCENS = frozenset(str(n) for n in range(1, 11))
@@ -105,3 +106,14 @@ def parse_trace_codes(value: object) -> tuple[str, ...]:
         if code.strip():
             out.append(code.strip())
     return tuple(out)
+
+
+def parse_moment(value: str, field: str, clock: Callable[[], datetime]) -> datetime:
+    """An event time (ISO, e.g. yyyy-MM-dd HH:mm:ss); "" → now from `clock`; InvalidField naming `field` otherwise."""
+    value = value.strip()
+    if not value:
+        return clock()
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidField("must be yyyy-MM-dd HH:mm:ss", field) from None

@@ -15,6 +15,7 @@ from google.protobuf.message import DecodeError
 
 from fundguard.agent.engine.errors import InvalidField
 from fundguard.agent.history import HistoryCache
+from fundguard.agent.intake.scalars import parse_moment
 from fundguard.v1 import compliance_pb2 as pb
 
 from .proto_codec import request_from_proto
@@ -47,18 +48,8 @@ class HistoryRpcs:
         setl_id = msg.setl_id.strip()
         if not setl_id:
             raise InvalidField("is required", "setl_id")
-        settled_at = _when(msg.setl_time, "setl_time", self._clock)
+        settled_at = parse_moment(msg.setl_time, "setl_time", self._clock)
         stored = self._cache.confirm(request.patient, request.encounter, setl_id, settled_at)
         history = self._cache.facts_for(request).patient
         count = len(history.encounters) if history is not None else 0
         return pb.ConfirmSettlementResponse(stored=stored, patient_encounters=count)
-
-
-def _when(value: str, field: str, clock: Callable[[], datetime]) -> datetime:
-    value = value.strip()
-    if not value:
-        return clock()
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidField("must be yyyy-MM-dd HH:mm:ss", field) from None

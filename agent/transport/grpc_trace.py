@@ -17,6 +17,7 @@ from google.protobuf.message import DecodeError, Message
 from fundguard.agent.engine.errors import InvalidField
 from fundguard.agent.engine.trace_model import TracePolicy
 from fundguard.agent.intake import parse_decimal
+from fundguard.agent.intake.scalars import parse_moment
 from fundguard.agent.trace.importer import inbound_record
 from fundguard.agent.trace.ledger import TraceLedger
 from fundguard.agent.trace.settle import DispenseOutcome, ReturnOutcome, Sale
@@ -42,16 +43,6 @@ def _required(value: str, field: str) -> str:
     if not value:
         raise InvalidField("is required", field)
     return value
-
-
-def _when(value: str, field: str, clock: Callable[[], datetime]) -> datetime:
-    value = value.strip()
-    if not value:
-        return clock()
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidField("must be yyyy-MM-dd HH:mm:ss", field) from None
 
 
 class TraceRpcs:
@@ -86,7 +77,7 @@ class TraceRpcs:
             raise InvalidField("must be 0 or 1", "trdn_flag")
         hilist_code = _required(msg.hilist_code, "hilist_code")
         split = msg.trdn_flag.strip() == "1"
-        at = _when(msg.sel_retn_time, "sel_retn_time", self._clock)
+        at = parse_moment(msg.sel_retn_time, "sel_retn_time", self._clock)
         sale = Sale(
             mdtrt_id=_required(msg.mdtrt_id, "mdtrt_id"),
             rx_id=_required(msg.rx_id, "rx_id"),
@@ -118,7 +109,7 @@ class TraceRpcs:
         msg = _decode(pb.ReturnRequest, raw)
         assert isinstance(msg, pb.ReturnRequest)
         mdtrt_id, rx_id = _required(msg.mdtrt_id, "mdtrt_id"), _required(msg.rx_id, "rx_id")
-        at = _when(msg.sel_retn_time, "sel_retn_time", self._clock)
+        at = parse_moment(msg.sel_retn_time, "sel_retn_time", self._clock)
         outcome = self._ledger.return_line(mdtrt_id, rx_id, at)
         if self._on_return is not None:
             self._on_return(mdtrt_id, rx_id, at, outcome)
