@@ -187,7 +187,9 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
         store,
         clock=clock,
         codes=codes,
-        observers=(issued.record, bus.publish, *((recorder.check,) if recorder else ()), *history.observers),
+        # memory only; the history cache's observer writes only when `history.source.needs_disk` said so
+        quick_observers=(issued.record, bus.publish, *history.observers),
+        observers=(recorder.check,) if recorder else (),  # the uplink outbox commits each check's event
         suppress=decided.suppress,
         on_unavailable=(bus.publish_unavailable, *((recorder.unavailable,) if recorder else ())),
         trace=ledger,

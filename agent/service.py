@@ -50,12 +50,20 @@ class HistorySource(Protocol):
         """The patient's precompiled history (memory only once warm), thresholds and institution state."""
         ...
 
+    def needs_disk(self, request: CheckRequest) -> bool:
+        """Whether `facts_for` (or the source's own observer) would read or write its store for `request`."""
+        ...
+
 
 class TraceSource(Protocol):
     """Where the check gets its traceability-code snapshot (the trace ledger)."""
 
     def facts_for(self, request: CheckRequest, policy: TracePolicy) -> TraceFacts:
         """The ledger's facts about the codes `request`'s current lines carry."""
+        ...
+
+    def needs_disk(self, request: CheckRequest, policy: TracePolicy) -> bool:
+        """Whether `facts_for` would query the ledger for `request` (False: it answers from memory)."""
         ...
 
 
@@ -95,7 +103,9 @@ _IDS = _Ids()
 class CheckService:
     """Runs checks on the store's active KB; clock and id factory are injected (tests pass fixed ones). With a
     code map, order lines that carry only a hospital code are mapped to national codes first. `observers` are told
-    every result (the issued-alert register, the alert stream); they must be quick and must not raise. `suppress`
+    every result and must not raise: `quick_observers` touch memory only (a queue put, the alert stream), the others
+    may wait on a disk or a lock (the uplink recorder's commit), so a transport runs such checks where they can be
+    abandoned (`touches_disk`). `suppress`
     may drop alerts before anyone sees them (alert-fatigue control). `on_unavailable` are told (request, reason, KB
     revision) when a transport gave up on a check (past its budget or the caller's deadline). With `trace` (the
     trace ledger) the drug traceability codes are judged too, under `trace_policy`; with `practitioners` (the
@@ -111,6 +121,7 @@ class CheckService:
         *,
         codes: CodeMap | None = None,
         observers: Sequence[Callable[[ParsedRequest, CheckResult], None]] = (),
+        quick_observers: Sequence[Callable[[ParsedRequest, CheckResult], None]] = (),
         suppress: Callable[[ParsedRequest, CheckResult], CheckResult] | None = None,
         on_unavailable: Sequence[Callable[[ParsedRequest, str, str], None]] = (),
         trace: TraceSource | None = None,
@@ -123,7 +134,8 @@ class CheckService:
         self._clock = clock
         self._new_id = new_id
         self._codes = codes
-        self._observers = tuple(observers)
+        self._observers = (*quick_observers, *observers)
+        self._blocking_observers = bool(observers)
         self._suppress = suppress
         self._on_unavailable = tuple(on_unavailable)
         self._trace = trace
@@ -136,6 +148,20 @@ class CheckService:
     def store(self) -> KbStore:
         """The KB store checks run on."""
         return self._store
+
+    def touches_disk(self, parsed: ParsedRequest) -> bool:
+        """Whether checking `parsed` may wait on a disk or a lock: a store read (trace ledger, a patient not yet in
+        the history cache), a store write (history the request carries) or an observer that may block. A check that
+        does not touches memory only and takes bounded CPU time, so a transport may run it inline on its event loop;
+        one that does runs on a pool, where the transport can give up on it at its budget."""
+        if self._blocking_observers:
+            return True
+        request = parsed.request
+        if self._codes is not None and any(not o.hilist_code for o in request.encounter.orders):
+            request = self._codes.resolve(request)  # the trace ledger decides by national code
+        if self._trace is not None and self._trace.needs_disk(request, self._trace_policy):
+            return True
+        return self._history is not None and self._history.needs_disk(request)
 
     def check(self, parsed: ParsedRequest) -> CheckOutcome:
         """Check one validated request; raises KbUnavailable when no KB is loaded."""

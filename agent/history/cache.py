@@ -93,6 +93,19 @@ class HistoryCache:
             facts = self._cache.get(patn_id)
         return facts if facts is not None else self._load(patn_id)
 
+    def needs_disk(self, request: CheckRequest) -> bool:
+        """Whether checking `request` reads the store (the patient is not in the cache) or writes it (`observe`:
+        the request carries earlier encounters the patient's snapshot does not hold)."""
+        with self._lock:
+            facts = self._cache.get(request.patient.patn_id)
+        if facts is None:
+            return True
+        if not request.history:
+            return False
+        known = facts.patient.stored_ids if facts.patient is not None else frozenset()
+        current = request.encounter.mdtrt_id
+        return any(e.mdtrt_id not in known and e.mdtrt_id != current for e in request.history)
+
     def warm(self, patn_id: str) -> PatientHistory | None:
         """Load (or reload) a patient's history into the cache now; None when the store holds nothing."""
         return self._load(patn_id).patient

@@ -31,6 +31,10 @@ class StaticHistory:
         """The configured facts; the cross-visit rules see only the history a request carries."""
         return self._facts
 
+    def needs_disk(self, _request: CheckRequest) -> bool:
+        """Never: the facts are in memory."""
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class OpenedHistory:
@@ -42,7 +46,8 @@ class OpenedHistory:
 
     @property
     def observers(self) -> tuple[Callable[[ParsedRequest, Any], None], ...]:
-        """Check observers to add (the cache remembers history a request carried)."""
+        """Check observers to add (the cache remembers history a request carried; it writes only when the cache's
+        `needs_disk` says so, so it is a quick observer)."""
         return (self.cache.observe,) if self.cache is not None else ()
 
     def close(self) -> None:

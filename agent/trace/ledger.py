@@ -114,13 +114,24 @@ class TraceLedger:
 
     # -- the check path -------------------------------------------------------------------------------------------
 
+    def needs_disk(self, request: CheckRequest, policy: TracePolicy) -> bool:
+        """Whether `facts_for` queries the ledger for `request`: a current line carries a code, or is a drug that
+        may draw the 无码库 (the same tests as `facts_for`). Otherwise its answer is empty and costs no query."""
+        prefixes, exempt = policy.required_prefixes, policy.exempt_codes
+        for line in request.encounter.orders:
+            if line.current and (
+                any(raw.strip() for raw in line.drug_trac_codg)
+                or (line.hilist_code.startswith(prefixes) and line.hilist_code not in exempt)
+            ):
+                return True
+        return False
+
     def facts_for(self, request: CheckRequest, policy: TracePolicy) -> TraceFacts:
         """What the ledger knows of every code on the current lines, and the 无码库 left for the drugs of the
         current lines that carry no code (the only lines it can cover).
 
         A re-check of lines already dispensed sees the ledger as it was before them: 拆零 units and 无码库 draws
         made for the same encounter and `rx_id` are not counted as used."""
-        db = self._db()
         mdtrt_id = request.encounter.mdtrt_id
         rx_ids: dict[str, set[str]] = {}
         drugs: dict[str, set[str]] = {}
@@ -134,6 +145,9 @@ class TraceLedger:
             # only a drug that may need a code can draw the 无码库 (services, materials: no query on the hot path)
             if not scanned and code.startswith(policy.required_prefixes) and code not in policy.exempt_codes:
                 drugs.setdefault(code, set()).add(line.rx_id)
+        if not rx_ids and not drugs:  # nothing to ask the ledger (`needs_disk` is False): no connection, no query
+            return TraceFacts(MappingProxyType({}), MappingProxyType({}), policy)
+        db = self._db()
         snapshot = len(rx_ids) + (1 if drugs else 0) > 1  # one statement is a snapshot by itself
         if snapshot:
             db.execute("BEGIN")

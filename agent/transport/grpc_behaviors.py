@@ -22,9 +22,10 @@ import structlog
 from google.protobuf.message import DecodeError, Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from structlog.contextvars import STRUCTLOG_KEY_PREFIX, bind_contextvars
+from structlog.contextvars import bind_contextvars
 
 from fundguard.agent.engine.errors import FundguardError, InvalidField, KbUnavailable
+from fundguard.agent.intake import ParsedRequest
 from fundguard.agent.service import CheckService
 from fundguard.v1 import compliance_pb2 as pb
 
@@ -131,34 +132,36 @@ def _settle(answer: asyncio.Future[Message], result: Message | None, exc: BaseEx
 
 
 class Budgeted:
-    """Check under a time limit: the work runs on the check pool while the loop waits at most the budget (or the
-    caller's deadline less a margin, if sooner); past it the caller gets CHECK_UNAVAILABLE with the reason, never an
-    empty success. The abandoned check finishes in the background and its answer is dropped."""
+    """Check under a time limit. The request is decoded on the loop (CPU only; a bad one is refused there). A check
+    that touches memory only (`CheckService.touches_disk` is False) is answered inline: nothing in it can stall, and
+    the hand-off to a thread would cost more than the check. Any other runs on the check pool while the loop waits at
+    most the budget (or the caller's deadline less a margin, if sooner); past it the caller gets CHECK_UNAVAILABLE
+    with the reason, never an empty success. The abandoned check finishes in the background; its answer is dropped."""
 
-    def __init__(
-        self, behavior: Callable[[bytes, Any], Message], budget_ms: int, pool: ThreadPoolExecutor, service: CheckService
-    ) -> None:
-        self._behavior = behavior
+    def __init__(self, handler: CheckHandler, budget_ms: int, pool: ThreadPoolExecutor, service: CheckService) -> None:
+        self._handler = handler
         self._budget = budget_ms / 1000
         self._pool = pool
         self._service = service
 
     async def __call__(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Message:
+        parsed = self._handler.decode(raw)  # binds the encounter and masked patient to this RPC's log context
+        if not self._service.touches_disk(parsed):
+            return self._handler.answer(parsed)
         limit, why = self._budget, f"the agent's check budget ({self._budget * 1000:.0f} ms)"
         remaining = context.time_remaining()
         if remaining is not None and remaining - DEADLINE_MARGIN_S < limit:
             limit, why = max(remaining - DEADLINE_MARGIN_S, 0.0), "the caller's deadline"
-        # the worker binds the encounter and masked patient to its log context: bring them back for the error log
-        scope = contextvars.copy_context()
+        scope = contextvars.copy_context()  # the worker logs with this RPC's bindings
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Message] = loop.create_future()
-        behavior = self._behavior
+        run = self._handler.answer
 
         def work() -> None:  # on the pool; hands the outcome back to the loop (cheaper than run_in_executor)
             result: Message | None = None
             error: BaseException | None = None
             try:
-                result = scope.run(behavior, raw, context)
+                result = scope.run(run, parsed)
             except BaseException as exc:  # re-raised on the loop, where `guarded` maps it
                 error = exc
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (the agent stopped): nobody waits
@@ -171,33 +174,20 @@ class Budgeted:
         except _OverBudget:
             _log.warning("grpc.check_unavailable", limit_ms=round(limit * 1000), reason=why)
             reason = f"check unavailable: not finished within {why}; the order is not known to comply"
-            self._tell_unavailable(raw, reason)
+            self._service.unavailable(parsed, reason)  # the workstation's alert stream shows it
             store = self._service.store
             return pb.CheckResponse(
                 status=pb.CHECK_UNAVAILABLE,
                 status_reason=reason,
                 kb_revision=store.current.revision if store.loaded else "",
             )
-        finally:  # read without entering: on a timeout the worker is still inside `scope`
+        finally:
             timer.cancel()
-            bind_contextvars(**{
-                var.name.removeprefix(STRUCTLOG_KEY_PREFIX): value
-                for var, value in scope.items()
-                if var.name.startswith(STRUCTLOG_KEY_PREFIX) and value is not Ellipsis
-            })  # fmt: skip
-
-    def _tell_unavailable(self, raw: bytes, reason: str) -> None:
-        """Show the workstation that asked (the alert stream) that its check is unavailable: the request is parsed
-        again here, on this rare path only; one that does not parse is answered by the worker's error anyway."""
-        try:
-            parsed = request_from_proto(pb.CheckRequest.FromString(raw))
-        except (DecodeError, FundguardError):
-            return
-        self._service.unavailable(parsed, reason)
 
 
 def check_behavior(service: CheckService, budget_ms: int, pool: ThreadPoolExecutor) -> AioBehavior:
-    """Check under the budget on the pool, or inline on the loop when the budget is 0 (off)."""
+    """Check under the budget (inline when it touches memory only, else on the pool), or always inline on the loop
+    when the budget is 0 (off)."""
     handler = CheckHandler(service)
     return Budgeted(handler, budget_ms, pool, service) if budget_ms > 0 else inline(handler)
 
@@ -210,6 +200,12 @@ class CheckHandler:
         self._log = structlog.get_logger("fundguard.agent.grpc").bind()  # concrete: no proxy cost per call
 
     def __call__(self, raw: bytes, _context: grpc.ServicerContext) -> pb.CheckResponse:
+        """The whole Check, inline."""
+        return self.answer(self.decode(raw))
+
+    def decode(self, raw: bytes) -> ParsedRequest:
+        """Bytes → validated domain request (raises InvalidField naming the field); binds the encounter and the
+        masked patient to the current log context, so every log line of this RPC carries them."""
         msg = pb.CheckRequest()
         try:
             msg.ParseFromString(raw)
@@ -220,8 +216,11 @@ class CheckHandler:
             ) from None
         parsed = request_from_proto(msg)
         request = parsed.request
-        # every log line of this RPC (its own contextvars context) carries the encounter and the masked patient
         bind_contextvars(mdtrt_id=request.encounter.mdtrt_id, patn_id=request.patient.patn_id)
+        return parsed
+
+    def answer(self, parsed: ParsedRequest) -> pb.CheckResponse:
+        """Check a decoded request and render the response."""
         outcome = self._service.check(parsed)
         result = outcome.result
         self._log.debug(
@@ -231,4 +230,4 @@ class CheckHandler:
             alerts=len(result.alerts),
             engine_micros=outcome.engine_micros,
         )
-        return response_to_proto(outcome, request.task_id)
+        return response_to_proto(outcome, parsed.request.task_id)

@@ -105,6 +105,19 @@ def test_history_a_request_carried_is_stored_once(cache: HistoryCache, kb: KbSto
     assert "FG-HIST-SPLIT" in {a.rule_id for a in result.alerts}
 
 
+def test_needs_disk_only_for_a_cold_patient_or_history_not_yet_stored(cache: HistoryCache, kb: KbStore) -> None:
+    """The check service runs a check inline only when the cache touches memory: a patient not yet loaded reads the
+    store, a request carrying an encounter the snapshot lacks writes it; once loaded and stored, neither."""
+    service = CheckService(kb, clock=lambda: NOW, history=cache, quick_observers=(cache.observe,))
+    plain, carrying = _second_stay(), _second_stay(history=True)
+    assert (True, True) == (cache.needs_disk(plain.request), service.touches_disk(plain))
+    service.check(plain)  # loads the patient (nothing stored yet: an empty snapshot is cached too)
+    assert (False, True) == (cache.needs_disk(plain.request), cache.needs_disk(carrying.request))
+    service.check(carrying)  # the observer stores S1 and refreshes the entry
+    assert 1 == cache.store.counts()["encounters"]
+    assert (False, False) == (service.touches_disk(plain), service.touches_disk(carrying))
+
+
 def test_a_purge_drops_the_entries_it_touched(cache: HistoryCache) -> None:
     """After purging the stay, the patient's next snapshot no longer holds it."""
     _confirm_first_stay(cache)

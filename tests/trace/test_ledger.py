@@ -4,6 +4,7 @@ them against themselves. Also: a connection per thread, and a closed ledger refu
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import date
@@ -130,6 +131,23 @@ def test_nocode_left_for_lines_without_codes(ledger: TraceLedger) -> None:
     assert {VIT_C: Decimal(5)} == dict(ledger.facts_for(req, POLICY).nocode_left)
     other = request("E2", line("1", VIT_C, 1))
     assert {VIT_C: Decimal(3)} == dict(ledger.facts_for(other, POLICY).nocode_left)
+
+
+def test_needs_disk_exactly_when_facts_for_queries(tmp_path: Path) -> None:
+    """`needs_disk` is True for a line carrying a code and for a drug that may draw the 无码库; for services, exempt
+    drugs and earlier lines it is False, and `facts_for` then answers empty without a connection: it does so even on
+    a closed ledger, which refuses every query."""
+    service, exempt = line("1", "001102000010000-110200001", 1), line("2", "T0100000000001", 1)
+    earlier = line("0", VIT_B1, 1, (B1[3],))
+    earlier.current = False
+    asks = [request("E1", line("1", VIT_B1, 1, (B1[0],))), request("E1", service, line("2", VIT_C, 1))]
+    quiet = request("E1", service, exempt, earlier)
+    with stocked_ledger(tmp_path / "trace.sqlite3") as ledger:
+        assert [True, True, False] == [ledger.needs_disk(r, POLICY) for r in (*asks, quiet)]
+    facts = ledger.facts_for(quiet, POLICY)  # closed now
+    assert ({}, {}) == (dict(facts.codes), dict(facts.nocode_left))
+    with pytest.raises((RuntimeError, sqlite3.ProgrammingError), match="closed"):
+        ledger.facts_for(asks[1], POLICY)
 
 
 def test_only_current_lines_and_real_codes_are_looked_up(ledger: TraceLedger) -> None:

@@ -135,3 +135,36 @@ def test_budget_zero_runs_inline_and_waits(slow: SlowDown) -> None:
         slow.on.clear()
         running.close()
     assert (pb.CHECK_OK, True) == (response.status, elapsed >= SLOW_S)
+
+
+class Where:
+    """Test hook: an observer noting the thread each check ran on."""
+
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+
+    def __call__(self, _parsed: ParsedRequest, _result: CheckResult) -> None:
+        self.threads.append(threading.current_thread().name)
+
+
+def test_a_memory_only_check_runs_on_the_loop_one_that_may_block_on_the_pool() -> None:
+    """With only quick observers (memory: a queue put, the alert stream) the check is answered on the event-loop
+    thread, no hand-off; add one observer that may block (an outbox commit) and every check runs on the check pool,
+    where the budget can give up on it."""
+    from fundguard.knowledge_base import default_bundle_path
+
+    kb_store = KbStore()
+    kb_store.load(default_bundle_path())
+    settings = GrpcSettings(address="127.0.0.1:0", check_budget_ms=BUDGET_MS)
+    threads = []
+    for blocking in (False, True):
+        where = Where()
+        service = (CheckService(kb_store, clock=fixed_clock, observers=(where,)) if blocking
+                   else CheckService(kb_store, clock=fixed_clock, quick_observers=(where,)))  # fmt: skip
+        running = Running(service, settings)
+        try:
+            assert pb.CHECK_OK == running.stub.Check(iud_request(), timeout=10).status
+        finally:
+            running.close()
+        threads.append(where.threads[0].split("_")[0])
+    assert ["fundguard-grpc-loop", "fundguard-check"] == threads
