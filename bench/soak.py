@@ -16,9 +16,11 @@ during the warm-up, and what still grows after it is what would grow without bou
 shipped (RSS then grows until they are full).
 
 Every `sample_seconds` it samples this process's RSS and open file descriptors (`/proc/self`), its threads, the
-outbox depth and bytes, the issued-alert writer's queue and the central's stored events. At the end it prints the
-samples, then a report: RSS growth after warm-up (the median of the last three samples against the median of the
-first three after the warm-up share of the run, in %), fd and thread growth after warm-up, operations by kind and
+outbox depth and bytes, the issued-alert writer's queue and the central's stored events; at the first sample, the
+first after warm-up and the last, also what each fd points at (`fd_targets`: a file by its name, a socket, a pipe)
+and the threads by name (`thread_names`). At the end it prints the samples, then a report: RSS growth after warm-up
+(the median of the last three samples against the median of the first three after the warm-up share of the run, in
+%), fd and thread growth after warm-up with the fd targets and thread names that grew, operations by kind and
 errors, the outbox drained or not; and writes all of it as JSON (`--out`). Timing figures only: it never asserts
 (the targets — RSS growth < 5 %, no fd growth — are printed beside the figures).
 """
@@ -29,6 +31,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -112,6 +115,8 @@ class SoakReport:
     outbox_drained: bool
     central_events: int
     samples: list[Sample] = field(default_factory=list)
+    fd_targets: dict[str, dict[str, int]] = field(default_factory=dict)  # "start", "warmup", "end": target → fds
+    thread_names: dict[str, dict[str, int]] = field(default_factory=dict)  # the same points: name → threads
 
     def as_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
@@ -128,6 +133,34 @@ def _rss_kb() -> int:
 
 def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+def fd_targets(root: Path) -> dict[str, int]:
+    """This process's open fds counted by what they point at: a file under `root` by its path below it
+    (`data/trace.sqlite3-wal`), another file by its full path, a socket, pipe or anonymous inode by its kind."""
+    found: Counter[str] = Counter()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed meanwhile (or the listing's own fd)
+            continue
+        if target.startswith(str(root) + "/"):
+            target = target[len(str(root)) + 1 :]
+        elif not target.startswith("/"):
+            target = re.sub(r":\[\d+\]$", "", target)  # socket:[123] → socket; anon_inode:[eventfd] stays
+        found[target] += 1
+    return dict(sorted(found.items()))
+
+
+def thread_names() -> dict[str, int]:
+    """This process's Python threads counted by name, numbers replaced by N (`fundguard-check_N`)."""
+    return dict(sorted(Counter(re.sub(r"\d+", "N", t.name) for t in threading.enumerate()).items()))
+
+
+def _grown(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """What changed between two countings (+ more, - fewer)."""
+    keys = sorted(set(before) | set(after))
+    return {k: after.get(k, 0) - before.get(k, 0) for k in keys if after.get(k, 0) != before.get(k, 0)}
 
 
 def _free_port() -> int:
@@ -374,6 +407,9 @@ def run_soak(
     agent.start()
     driver = _Driver(agent, http, mllp, rate=rate, patients=patients, clock=clock)
     samples: list[Sample] = []
+    targets: dict[str, dict[str, int]] = {}
+    names: dict[str, dict[str, int]] = {}
+    warmup = seconds * WARMUP_SHARE
     started = time.monotonic()
     worker = threading.Thread(target=driver.run, name="soak-driver", daemon=True)
     worker.start()
@@ -382,6 +418,8 @@ def run_soak(
             time.sleep(min(sample_seconds, max(seconds - (time.monotonic() - started), 0.0)))
             samples.append(_sample(started, driver, agent, store))
             s = samples[-1]
+            point = "start" if len(samples) == 1 else "warmup" if s.t_s >= warmup and "warmup" not in targets else "end"
+            targets[point], names[point] = fd_targets(root), thread_names()
             echo(f"{s.t_s:7.1f} s  ops {s.ops:7d}  rss {s.rss_kb / 1024:7.1f} MB  fds {s.fds:4d}  "
                  f"threads {s.threads:3d}  outbox {s.outbox_depth:5d}  issued queue {s.issued_pending:4d}  "
                  f"central {s.central_events:7d}")  # fmt: skip
@@ -397,7 +435,6 @@ def run_soak(
     agent.stop(grace=1)
     central.stop(0)
     store.engine.dispose()
-    warmup = seconds * WARMUP_SHARE
     after = [s for s in samples if s.t_s >= warmup] or samples
     late = [s for s in samples if s.t_s >= seconds / 2] or samples
     rss_start, rss_end = _median([s.rss_kb for s in after[:3]]), _median([s.rss_kb for s in after[-3:]])
@@ -413,6 +450,7 @@ def run_soak(
         fds_last_half=(min(s.fds for s in late), max(s.fds for s in late)),
         rss_last_half_mb=(round(min(s.rss_kb for s in late) / 1024, 1), round(max(s.rss_kb for s in late) / 1024, 1)),
         outbox_depth_end=depth_end, outbox_drained=depth_end == 0, central_events=central_events, samples=samples,
+        fd_targets=targets, thread_names=names,
     )  # fmt: skip
 
 
@@ -428,6 +466,11 @@ def print_report(r: SoakReport) -> None:
     print(f"  fds          {r.fds_start} → max {r.fds_max_after_warmup}: growth {r.fd_growth} (target 0); "
           f"second half {r.fds_last_half[0]}–{r.fds_last_half[1]}")  # fmt: skip
     print(f"  threads      {r.threads_start} → max {r.threads_max_after_warmup}")
+    for label, counts in (("fd targets", r.fd_targets), ("thread names", r.thread_names)):
+        start, warm, end = (counts.get(p, {}) for p in ("start", "warmup", "end"))
+        print(f"  {label:<12} start → warm-up {_grown(start, warm) or 'no change'}; "
+              f"warm-up → end {_grown(warm or start, end or warm) or 'no change'}")  # fmt: skip
+        print(f"               at the end: {end or warm or start}")
     print(f"  outbox       depth at end {r.outbox_depth_end} ({'drained' if r.outbox_drained else 'NOT drained'}); "
           f"central stored {r.central_events} events")  # fmt: skip
 

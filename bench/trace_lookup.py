@@ -20,6 +20,7 @@ import argparse
 import gc
 import json
 import random
+import sqlite3
 import subprocess
 import sys
 import time
@@ -84,11 +85,10 @@ def _ensure(directory: Path, codes: int) -> dict[str, Any]:
     return built
 
 
-def _sample_codes(ledger: TraceLedger, n: int) -> list[str]:
+def _sample_codes(db: sqlite3.Connection, n: int) -> list[str]:
     """`n` random codes of the ledger: the first key at or after a random point of a random product."""
     rng = random.Random(7)
     products = [g.product.product_key for g in generate_products(DEFAULT_PRODUCTS, DEFAULT_SEED)]
-    db = ledger._db()
     out: list[str] = []
     while len(out) < n:
         key = rng.choice(products)
@@ -146,10 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     policy = TracePolicy()
     size_mib = sum(p.stat().st_size for p in args.dir.glob(LEDGER + "*")) / 2**20
-    with TraceLedger(args.dir / LEDGER) as ledger:
-        codes = _sample_codes(ledger, SAMPLES)
+    with TraceLedger(args.dir / LEDGER) as ledger, ledger._connections.connection() as db:  # facts_for reuses db
+        codes = _sample_codes(db, SAMPLES)
         misses = [f"{c[:7]}9{c[8:]}" for c in codes if len(c) == 20 and c[7] != "9"]  # same product, other serial
-        db = ledger._db()
         for c in codes[:2000]:  # warm the statement cache and the interior pages
             ledger.facts_for(_request([c]), policy)
         rng = random.Random(11)

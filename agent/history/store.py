@@ -1,7 +1,8 @@
 """The history store: the hospital's own record of its patients' settled encounters, diagnoses and order lines.
 
-`HistoryStore(path)` owns one SQLite file (tables in `schema.py`) and hands each thread its own connection (WAL:
-a cache miss on the check path reads while a confirmation writes). It offers:
+`HistoryStore(path)` owns one SQLite file (tables in `schema.py`) and a fixed pool of connections to it, opened at
+start (`agent.connections`): each call checks one out (WAL: a cache miss on the check path reads while a
+confirmation writes), and the open files never grow with threads. It offers:
 - `confirm(settlement)`: a settled encounter (ConfirmSettlement), once per `mdtrt_id` + `setl_id` — sent twice, it
   is stored once (the first stands); it replaces what a Check request carried for that encounter;
 - `remember(patn_id, encounters, at)`: earlier encounters a Check request carried, stored only when the store
@@ -23,7 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from fundguard.agent.connections import ThreadConnections
+from fundguard.agent.connections import DEFAULT_POOL_SIZE, ConnectionPool
 from fundguard.agent.engine.history_model import encounter_date
 from fundguard.agent.engine.model import Diagnosis, Encounter, OrderLine
 from fundguard.agent.faults import FaultLatch
@@ -90,19 +91,16 @@ def _text(value: Decimal) -> str:
 
 
 class HistoryStore:
-    """The store in the SQLite file at `path` (created on first use); thread-safe, a connection per thread."""
+    """The store in the SQLite file at `path` (created on first use); thread-safe, `connections` connections opened
+    now and shared by every thread that asks."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, connections: int = DEFAULT_POOL_SIZE) -> None:
         self.path = path
-        self._connections = ThreadConnections(path, connect, "history store")
+        self._connections = ConnectionPool(path, connect, "history store", connections)  # the first creates the schema
         self.fault = FaultLatch(str(path))
-        self._db()  # create the schema now, in the constructing thread
-
-    def _db(self) -> sqlite3.Connection:
-        return self._connections.get()
 
     def close(self) -> None:
-        """Close every thread's connection."""
+        """Close every connection."""
         self._connections.close()
 
     def __enter__(self) -> HistoryStore:
@@ -118,7 +116,10 @@ class HistoryStore:
         return self.fault.guard(lambda: self._confirm(s))
 
     def _confirm(self, s: Settlement) -> bool:
-        db = self._db()
+        with self._connections.connection() as db:
+            return self._confirm_on(db, s)
+
+    def _confirm_on(self, db: sqlite3.Connection, s: Settlement) -> bool:
         enc = s.encounter
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -140,7 +141,10 @@ class HistoryStore:
         return self.fault.guard(lambda: self._remember(patn_id, encounters, at))
 
     def _remember(self, patn_id: str, encounters: Iterable[Encounter], at: datetime) -> int:
-        db = self._db()
+        with self._connections.connection() as db:
+            return self._remember_on(db, patn_id, encounters, at)
+
+    def _remember_on(self, db: sqlite3.Connection, patn_id: str, encounters: Iterable[Encounter], at: datetime) -> int:
         added = 0
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -180,7 +184,10 @@ class HistoryStore:
         return self.fault.guard(lambda: self._purge(before))
 
     def _purge(self, before: date) -> PurgeCounts:
-        db = self._db()
+        with self._connections.connection() as db:
+            return self._purge_on(db, before)
+
+    def _purge_on(self, db: sqlite3.Connection, before: date) -> PurgeCounts:
         cutoff = before.isoformat()
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -201,21 +208,21 @@ class HistoryStore:
 
     def load(self, patn_id: str) -> tuple[Encounter, ...]:
         """The patient's stored encounters by date; the settlements of one mdtrt_id merged into one encounter."""
-        db = self._db()
-        db.execute("BEGIN")  # one snapshot across the three statements
-        try:
-            rows = db.execute(_LOAD_ENCOUNTERS, (patn_id,)).fetchall()
-            diagnoses: dict[int, list[Diagnosis]] = {}
-            for enc_id, codg, name, main, inout, day in db.execute(_LOAD_DIAGNOSES, (patn_id,)):
-                diagnoses.setdefault(enc_id, []).append(Diagnosis(codg, name, bool(main), inout, _day(day)))
-            lines: dict[int, list[OrderLine]] = {}
-            for r in db.execute(_LOAD_LINES, (patn_id,)):
-                line = OrderLine(r[1], r[2], Decimal(r[3]), Decimal(r[4]), Decimal(r[5]), r[6], r[7],
-                                 begn_date=_day(r[8]), stop_date=_day(r[9]), drord_dr_codg=r[10], current=False,
-                                 long_drord=bool(r[11]), hosplist_code=r[12])  # fmt: skip
-                lines.setdefault(r[0], []).append(line)
-        finally:
-            db.execute("COMMIT")
+        with self._connections.connection() as db:
+            db.execute("BEGIN")  # one snapshot across the three statements
+            try:
+                rows = db.execute(_LOAD_ENCOUNTERS, (patn_id,)).fetchall()
+                diagnoses: dict[int, list[Diagnosis]] = {}
+                for enc_id, codg, name, main, inout, day in db.execute(_LOAD_DIAGNOSES, (patn_id,)):
+                    diagnoses.setdefault(enc_id, []).append(Diagnosis(codg, name, bool(main), inout, _day(day)))
+                lines: dict[int, list[OrderLine]] = {}
+                for r in db.execute(_LOAD_LINES, (patn_id,)):
+                    line = OrderLine(r[1], r[2], Decimal(r[3]), Decimal(r[4]), Decimal(r[5]), r[6], r[7],
+                                     begn_date=_day(r[8]), stop_date=_day(r[9]), drord_dr_codg=r[10], current=False,
+                                     long_drord=bool(r[11]), hosplist_code=r[12])  # fmt: skip
+                    lines.setdefault(r[0], []).append(line)
+            finally:
+                db.execute("COMMIT")
         merged: dict[str, Encounter] = {}
         for r in rows:
             enc = Encounter(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], _day(r[9]), _day(r[10]), r[11],
@@ -227,11 +234,11 @@ class HistoryStore:
 
     def counts(self) -> dict[str, int]:
         """Row counts: patients, encounters (settlements), diagnoses, lines."""
-        db = self._db()
-        one = db.execute(
-            "SELECT (SELECT COUNT(DISTINCT patn_id) FROM encounters), (SELECT COUNT(*) FROM encounters),"
-            " (SELECT COUNT(*) FROM diagnoses), (SELECT COUNT(*) FROM lines)"
-        ).fetchone()
+        with self._connections.connection() as db:
+            one = db.execute(
+                "SELECT (SELECT COUNT(DISTINCT patn_id) FROM encounters), (SELECT COUNT(*) FROM encounters),"
+                " (SELECT COUNT(*) FROM diagnoses), (SELECT COUNT(*) FROM lines)"
+            ).fetchone()
         return dict(zip(("patients", "encounters", "diagnoses", "lines"), one, strict=True))
 
 

@@ -1,7 +1,8 @@
 """The trace ledger: the hospital's own record of every drug traceability code (药品追溯码) it received and sold.
 
-`TraceLedger(path)` owns one SQLite file (tables in `schema.py`) and hands each thread its own connection, so the
-check path (many gRPC worker threads) reads in parallel while a dispense or an import writes (WAL). It offers:
+`TraceLedger(path)` owns one SQLite file (tables in `schema.py`) and a fixed pool of connections to it, opened at
+start (`agent.connections`): each call checks one out, so the check path (the transports' worker threads) reads in
+parallel while a dispense or an import writes (WAL), and the open files never grow with threads. It offers:
 - the check path, `facts_for(request, policy)`: one prepared, indexed statement per scanned code (never a scan),
   answering a `TraceFacts` snapshot the pure engine judges;
 - loading: the product catalogue, inbound (入库) codes and the 无码库, idempotent and batched (`stock.py`);
@@ -12,14 +13,14 @@ check path (many gRPC worker threads) reads in parallel while a dispense or an i
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from fundguard.agent.connections import ThreadConnections
+from fundguard.agent.connections import DEFAULT_POOL_SIZE, ConnectionPool
 from fundguard.agent.engine.model import CheckRequest
 from fundguard.agent.engine.trace_model import CodeFacts, TraceFacts, TracePolicy
 from fundguard.agent.faults import FaultLatch
@@ -35,6 +36,8 @@ __all__ = ["LEDGER_FILE", "TraceLedger"]
 LEDGER_FILE = "trace.sqlite3"  # under the agent's data dir, unless [trace] ledger says otherwise
 
 ZERO = Decimal(0)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 # One row per open sale of the code (at least one row): stock, catalogue and 拆零 state ride along.
 _FACTS_SQL = """
@@ -65,19 +68,21 @@ _OWN_NOCODE_SQL = (
 
 
 class TraceLedger:
-    """The ledger in the SQLite file at `path` (created on first use); thread-safe, a connection per thread."""
+    """The ledger in the SQLite file at `path` (created on first use); thread-safe, `connections` connections opened
+    now and shared by every thread that asks."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, connections: int = DEFAULT_POOL_SIZE) -> None:
         self.path = path
-        self._connections = ThreadConnections(path, connect, "trace ledger")
+        self._connections = ConnectionPool(path, connect, "trace ledger", connections)  # the first creates the schema
         self.fault = FaultLatch(str(path))  # the last failed write (disk full, locked): the `trace_ledger` alarm
-        self._db()  # create the schema now, in the constructing thread
 
-    def _db(self) -> sqlite3.Connection:
-        return self._connections.get()
+    def _run(self, work: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kw: P.kwargs) -> T:
+        """`work(db, ...)` on a connection checked out for it."""
+        with self._connections.connection() as db:
+            return work(db, *args, **kw)
 
     def close(self) -> None:
-        """Close every thread's connection."""
+        """Close every connection."""
         self._connections.close()
 
     def __enter__(self) -> TraceLedger:
@@ -90,27 +95,27 @@ class TraceLedger:
 
     def upsert_products(self, rows: Sequence[Product]) -> ImportCounts:
         """Add or update catalogue rows in one transaction; counts added / unchanged / updated."""
-        return self.fault.guard(lambda: stock.upsert_products(self._db(), rows))
+        return self.fault.guard(lambda: self._run(stock.upsert_products, rows))
 
     def import_inbound(self, rows: Sequence[InboundRecord], source: str, at: datetime) -> ImportCounts:
         """Add inbound codes in one transaction, from `source` (a file name) at `at`; a code already known with the
         same data is unchanged, with other data a conflict (the first record stands). Re-importing the same rows
         changes nothing, not even the log of import runs (a run is logged when it adds a code)."""
-        return self.fault.guard(lambda: stock.import_inbound(self._db(), rows, source, at))
+        return self.fault.guard(lambda: self._run(stock.import_inbound, rows, source, at))
 
     def set_nocode(self, rows: Sequence[NocodeStock]) -> ImportCounts:
         """Set the 无码库 units left per national drug code (absolute: a re-import changes nothing)."""
-        return self.fault.guard(lambda: stock.set_nocode(self._db(), rows))
+        return self.fault.guard(lambda: self._run(stock.set_nocode, rows))
 
     # -- settlement -----------------------------------------------------------------------------------------------
 
     def dispense(self, sale: Sale) -> DispenseOutcome:
         """Record a 3505 sale line atomically, or refuse it (see `settle`)."""
-        return self.fault.guard(lambda: settle.dispense(self._db(), sale))
+        return self.fault.guard(lambda: self._run(settle.dispense, sale))
 
     def return_line(self, mdtrt_id: str, rx_id: str, at: datetime) -> ReturnOutcome:
         """Record a 3506 return of a whole sale line, releasing its codes (see `settle`)."""
-        return self.fault.guard(lambda: settle.return_line(self._db(), mdtrt_id, rx_id, at))
+        return self.fault.guard(lambda: self._run(settle.return_line, mdtrt_id, rx_id, at))
 
     # -- the check path -------------------------------------------------------------------------------------------
 
@@ -147,16 +152,16 @@ class TraceLedger:
                 drugs.setdefault(code, set()).add(line.rx_id)
         if not rx_ids and not drugs:  # nothing to ask the ledger (`needs_disk` is False): no connection, no query
             return TraceFacts(MappingProxyType({}), MappingProxyType({}), policy)
-        db = self._db()
         snapshot = len(rx_ids) + (1 if drugs else 0) > 1  # one statement is a snapshot by itself
-        if snapshot:
-            db.execute("BEGIN")
-        try:
-            codes = {code: self._code_facts(db, code, mdtrt_id, own) for code, own in rx_ids.items()}
-            nocode = self._nocode_left(db, mdtrt_id, drugs) if drugs else {}
-        finally:
+        with self._connections.connection() as db:  # the snapshot's statements on one connection
             if snapshot:
-                db.execute("COMMIT")
+                db.execute("BEGIN")
+            try:
+                codes = {code: self._code_facts(db, code, mdtrt_id, own) for code, own in rx_ids.items()}
+                nocode = self._nocode_left(db, mdtrt_id, drugs) if drugs else {}
+            finally:
+                if snapshot:
+                    db.execute("COMMIT")
         return TraceFacts(MappingProxyType(codes), MappingProxyType(nocode), policy)
 
     @staticmethod
@@ -221,8 +226,8 @@ class TraceLedger:
         parsed = parse_code(code)
         if isinstance(parsed, CodeProblem):
             return {"code": parsed.raw, "problem": parsed.reason, "detail": parsed.detail}
-        return describe.describe(self._db(), parsed)
+        return self._run(describe.describe, parsed)
 
     def counts(self) -> dict[str, int]:
         """Row counts for status: products, inbound codes, open sales, opened boxes, 无码库 drugs."""
-        return describe.counts(self._db())
+        return self._run(describe.counts)

@@ -1,8 +1,11 @@
 """The agent's outbox: events waiting for the central platform, in a SQLite file (WAL), bounded, never dropped silently.
 
-`record` is called inside a check (an observer of `CheckService`), so it is one autocommitted INSERT on the calling
-thread's own connection (the statement stays prepared in that connection's cache), serialised with the other
-writers by a lock rather than by SQLite's busy handler (which sleeps milliseconds). The row is committed before
+`record` is called inside a check (an observer of `CheckService`), so it is one autocommitted INSERT on the writer
+connection (the statement stays prepared in its cache), serialised with the other writers by a lock rather than by
+SQLite's busy handler (which sleeps milliseconds). Every write (record, delete, the locked part of `maintain`) runs
+on that one connection under that lock; reads (`take`, `metrics`, the passive checkpoint) check a connection out of
+a small pool (`agent.connections`). All of them are opened with the outbox, so its open files never grow with the
+threads that record. The row is committed before
 `record` returns. With `journal_mode=WAL` and `synchronous=NORMAL` a commit is a write to the WAL file without an
 fsync: an event recorded survives `kill -9` of the agent (the OS holds the written pages); only a power cut or an
 OS crash can lose the last commits. The check path never checkpoints (`wal_autocheckpoint=0`): the uploader's
@@ -47,6 +50,8 @@ from typing import Any
 
 import structlog
 
+from fundguard.agent.connections import ConnectionPool
+
 __all__ = ["OUTBOX_FILE", "Outbox", "OutboxEvent", "OutboxMetrics"]
 
 OUTBOX_FILE = "outbox.sqlite3"  # under the data dir unless [uplink] outbox names another file
@@ -57,6 +62,7 @@ REFUSAL_ROOM = 64 * 1024  # a run of refusals is over when a checkpoint leaves t
 VACUUM_PAGES = 4096  # freed pages given back per maintain (bounds how long writers wait for it)
 BUSY_TIMEOUT_S = 0.1  # SQLite's wait for a lock another process holds (ours are serialised by `_write`) …
 WRITER_WAIT_S = 0.25  # … and a check's wait for the writer lock: past it the event is refused, the check answered
+READERS = 2  # reader connections: the uploader's take and checkpoint, and a metrics or status read beside it
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
@@ -109,8 +115,9 @@ def _stamp(at: datetime) -> str:
 
 
 class Outbox:
-    """The outbox in the SQLite file at `path` (created on first use); thread-safe, one connection per thread.
-    `clock` stamps events recorded without a time and measures the oldest event's age."""
+    """The outbox in the SQLite file at `path` (created on first use); thread-safe, a writer connection and `READERS`
+    reader connections opened now. `clock` stamps events recorded without a time and measures the oldest event's
+    age."""
 
     def __init__(
         self,
@@ -131,21 +138,22 @@ class Outbox:
         self._alarm_at = min(alarm_ratio * max_bytes, self._accept_limit)  # never later than the first refusal
         self._clock = clock
         self._wal = Path(f"{path}-wal")
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()  # connections list and closing
-        self._write = threading.Lock()  # one writer at a time, without SQLite's sleeping busy handler
+        self._write = threading.Lock()  # one writer at a time on `_writer`, without SQLite's sleeping busy handler
         self._counting = threading.Lock()  # refusals are counted also when the writer lock is not had
-        self._closed = False
         self._refused = 0
         self._refusing = False
         self._refusal = ""
         self._alarm = False
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = self._db()
-        with self._write:
-            self._next = self._create(db)
-            self._depth = int(db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+        self._writer = self._connect(path)
+        try:
+            with self._write:
+                self._next = self._create(self._writer)
+                self._depth = int(self._writer.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+            self._readers = ConnectionPool(path, self._connect, "outbox", READERS)  # the schema exists: they read it
+        except BaseException:
+            self._writer.close()
+            raise
 
     def _create(self, db: sqlite3.Connection) -> int:
         """Create the schema if needed; the next sequence number."""
@@ -157,21 +165,18 @@ class Outbox:
         ).fetchone()
         return int(top) + 1
 
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            with self._lock:
-                if self._closed:
-                    raise RuntimeError(f"outbox {self.path} is closed")
-                db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
-                                     timeout=BUSY_TIMEOUT_S)  # fmt: skip
-                db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect only on a new file: it can shrink
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-                db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run on the uploader's thread
-                db.execute(f"PRAGMA journal_size_limit={self._wal_allowance}")
-                self._all.append(db)
-            self._local.db = db
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        """A connection usable from any thread (one at a time), its WAL open."""
+        db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+        try:
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect only on a new file: it can shrink
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run on the uploader's thread
+            db.execute(f"PRAGMA journal_size_limit={self._wal_allowance}")
+        except BaseException:
+            db.close()
+            raise
         return db
 
     def disk_bytes(self) -> int:
@@ -205,17 +210,12 @@ class Outbox:
         file unwritable: counted in `refused` and logged)."""
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         when = at if at is not None else self._clock()
-        try:
-            db = self._db()  # a thread's first event opens its connection: that can fail too (disk full, locked)
-        except sqlite3.Error as exc:
-            self._refuse(f"sqlite: {exc}", -1)
-            return None
         if not self._write.acquire(timeout=WRITER_WAIT_S):  # another writer stuck on a locked file: do not queue up
             self._refuse("outbox busy (another writer is waiting on a locked file)", -1)
             return None
         try:
-            return self._insert(db, kind=kind, mdtrt_id=mdtrt_id, practitioner_code=practitioner_code, body=body,
-                                when=when)  # fmt: skip
+            return self._insert(self._writer, kind=kind, mdtrt_id=mdtrt_id, practitioner_code=practitioner_code,
+                                body=body, when=when)  # fmt: skip
         finally:
             self._write.release()
 
@@ -270,7 +270,8 @@ class Outbox:
 
     def take(self, limit: int) -> list[OutboxEvent]:
         """The oldest `limit` events, in sequence order (so per encounter in the order they happened)."""
-        rows = self._db().execute(_TAKE, (limit,)).fetchall()
+        with self._readers.connection() as db:
+            rows = db.execute(_TAKE, (limit,)).fetchall()
         prefix = f"{self.agent_id}:"
         return [OutboxEvent(seq, f"{prefix}{seq}", k, at, m, p, bytes(body)) for seq, k, at, m, p, body in rows]
 
@@ -280,7 +281,7 @@ class Outbox:
         seqs = [(int(i[len(prefix) :]),) for i in event_ids if i.startswith(prefix) and i[len(prefix) :].isdigit()]
         if not seqs:
             return 0
-        db = self._db()
+        db = self._writer
         with self._write:
             before = db.total_changes
             db.execute("BEGIN IMMEDIATE")
@@ -300,8 +301,9 @@ class Outbox:
         and the WAL is copied into the file and truncated. Most of the copying runs beside the writers (a passive
         checkpoint); writers wait only for the pages written since and the truncation. Copying moves bytes from
         the WAL into the file, never adds any, so the bound on file + WAL holds across it."""
-        db = self._db()
-        db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        with self._readers.connection() as reader:
+            reader.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        db = self._writer
         with self._write:
             db.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")  # runs to the end (execute: 1 page)
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
@@ -309,7 +311,8 @@ class Outbox:
 
     def metrics(self) -> OutboxMetrics:
         """Depth, age of the oldest event (s), bytes on disk, refused count, alarm flag."""
-        row = self._db().execute("SELECT at_s FROM events ORDER BY seq LIMIT 1").fetchone()
+        with self._readers.connection() as db:
+            row = db.execute("SELECT at_s FROM events ORDER BY seq LIMIT 1").fetchone()
         age = max(self._clock().timestamp() - row[0], 0.0) if row is not None else 0.0
         return OutboxMetrics(
             self._depth, age, self.disk_bytes(), self.max_bytes, self._refused, self._refusing, self._alarm
@@ -326,9 +329,8 @@ class Outbox:
         return self._refused
 
     def close(self) -> None:
-        """Close every thread's connection (committed events stay on disk)."""
-        with self._lock:
-            self._closed = True
-            for db in self._all:
-                db.close()
-            self._all.clear()
+        """Close every connection (committed events stay on disk): the readers, and the writer once no write runs;
+        an event recorded afterwards is refused."""
+        self._readers.close()
+        with self._write:
+            self._writer.close()
