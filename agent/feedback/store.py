@@ -80,10 +80,13 @@ class DecisionStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(_SCHEMA)
-            if decided is not None and self._has_issued():
-                for key in self._db.execute(
+            if decided is not None and self._has_issued():  # the most recent decisions, the newest added last
+                rows = self._db.execute(
                     "SELECT i.mdtrt_id, i.rule_id, i.fingerprint FROM decisions d JOIN issued i ON i.jr_id = d.jr_id"
-                ):
+                    " ORDER BY d.decided_at DESC, d.rowid DESC LIMIT ?",
+                    (decided.capacity,),
+                ).fetchall()
+                for key in reversed(rows):
                     decided.add(*key)
 
     def _has_issued(self) -> bool:
