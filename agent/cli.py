@@ -6,6 +6,7 @@ fundguard kb import SRC [--out DIR] [--revision N] [--exclude-batch TAG]   bundl
 fundguard kb keygen|build|sign|verify|diff|inspect …      signed bundle files (knowledge_base.bundle.commands)
 fundguard feedback stats [--data-dir DIR]                 override rates per rule / practitioner (JSON)
 fundguard trace import|lookup|generate|status …           the traceability-code ledger (agent.trace.commands)
+fundguard history status|purge|show …                     the patient-history store (agent.history.commands)
 fundguard serve [--grpc HOST:PORT] [--http HOST:PORT] [--mllp HOST:PORT] [--drop-dir DIR] [--code-map CSV]
                 [--data-dir DIR] [--kb PATH] [--config FILE]
 fundguard doctor [--config FILE]                          one OK/WARN/FAIL line per check; exit 0 healthy, 1 not
@@ -33,6 +34,7 @@ from typing import Any, TextIO
 from fundguard.adapters.his import nhsa_json
 from fundguard.agent.auth.commands import add_auth_commands
 from fundguard.agent.engine.errors import FundguardError, InvalidField, KbInvalid, KbUnavailable
+from fundguard.agent.history.commands import add_history_commands
 from fundguard.agent.kb import KbStore
 from fundguard.agent.service import CheckService
 from fundguard.agent.trace.commands import add_trace_commands
@@ -251,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--config", type=Path, default=None, help="TOML configuration file (as given to serve)")
     doctor.set_defaults(func=_cmd_doctor)
     add_trace_commands(commands)
+    add_history_commands(commands)
     add_auth_commands(commands)
     return parser
 

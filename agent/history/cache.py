@@ -86,6 +86,12 @@ class HistoryCache:
         """The store behind the cache."""
         return self._store
 
+    @property
+    def patients_cached(self) -> int:
+        """Patients in the cache now (expired entries not counted), for status and metrics."""
+        with self._lock:
+            return len(self._cache)
+
     def facts_for(self, request: CheckRequest) -> HistoryFacts:
         """The patient's history snapshot (from memory once warm) with the thresholds and institution state."""
         patn_id = request.patient.patn_id

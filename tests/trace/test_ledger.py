@@ -1,11 +1,14 @@
 """The ledger's check path: `facts_for` answers, per scanned code, what the ledger knows (format problem, product,
 stock, expiry, open sale, 拆零 units used) and the 无码库 left, and a re-check of dispensed lines does not count
-them against themselves. Also: a connection per thread, and a closed ledger refuses use."""
+them against themselves. Also: threads share a fixed set of connections opened at start (new threads open no
+files), and a closed ledger refuses use."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -164,8 +167,8 @@ def test_same_code_on_two_lines_is_one_entry(ledger: TraceLedger) -> None:
     assert {B1[0], C1} == set(ledger.facts_for(req, POLICY).codes)
 
 
-def test_threads_read_in_parallel_with_their_own_connections(ledger: TraceLedger) -> None:
-    """Eight threads checking at once all get the same facts (each thread has its own connection)."""
+def test_threads_read_in_parallel_with_the_pools_connections(ledger: TraceLedger) -> None:
+    """Eight threads checking at once (more than the ledger's connections) all get the same facts."""
     req = request("E1", line("1", VIT_B1, 1, (B1[0], GS1, STRAY)))
     expected = ledger.facts_for(req, POLICY)
     got: list[object] = []
@@ -183,8 +186,49 @@ def test_threads_read_in_parallel_with_their_own_connections(ledger: TraceLedger
     assert [expected] * 160 == got
 
 
+def _open_files(root: Path) -> Counter[str]:
+    """This process's descriptors on files under `root`, by file name."""
+    found: Counter[str] = Counter()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the listing's own descriptor, closed by now
+            continue
+        if target.startswith(f"{root}/"):
+            found[Path(target).name] += 1
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc/self/fd")
+def test_new_threads_open_no_files(tmp_path: Path) -> None:
+    """The ledger's files are opened at start (two connections: database and WAL each, and the shared memory
+    index); twelve new threads, twice, checking codes and recording sales at once, leave them as they were, and
+    close() closes them all."""
+    ledger = stocked_ledger(tmp_path / "trace.sqlite3", connections=2)
+    at_start = _open_files(tmp_path)
+    assert Counter({"trace.sqlite3": 2, "trace.sqlite3-wal": 2, "trace.sqlite3-shm": 1}) == at_start
+    req = request("E1", line("1", VIT_B1, 1, (B1[0], GS1, STRAY)))
+    sales = iter(range(24))
+    barrier = threading.Barrier(12)
+
+    def work() -> None:
+        barrier.wait()
+        ledger.facts_for(req, POLICY)
+        ledger.dispense(sale(f"E{next(sales)}", "1", (), 1, hilist_code=VIT_C))
+
+    for _ in range(2):
+        threads = [threading.Thread(target=work) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert at_start == _open_files(tmp_path)
+    ledger.close()
+    assert Counter() == _open_files(tmp_path)
+
+
 def test_closed_ledger_refuses_new_connections(tmp_path: Path) -> None:
-    """After close(), a thread that had no connection yet cannot open one."""
+    """After close(), a thread cannot use the ledger."""
     ledger = TraceLedger(tmp_path / "t.sqlite3")
     ledger.close()
     errors: list[BaseException] = []
