@@ -205,6 +205,7 @@ def build_agent(settings: Settings, clock: Callable[[], datetime] = datetime.now
                 *((uplink.outbox.path,) if uplink else ()), *((history.cache.store.path,) if history.cache else ())),
         outbox=uplink.outbox if uplink else None, uploader=uplink.uploader if uplink else None,
         faults=_store_faults(decisions, issued, ledger, history),  # fundguard_alarm{name}: a store cannot write
+        history=history.cache,  # fundguard_history_*: patients cached, encounters and settlements stored
     )  # fmt: skip
     auth.gate.on_refused = ops.metrics.unauthenticated  # fundguard_unauthenticated_total{transport}
     listeners = (

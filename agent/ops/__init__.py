@@ -5,7 +5,14 @@
 from __future__ import annotations
 
 from .alarms import Alarms
-from .collectors import AlarmCollector, FeedbackCollector, KbCollector, OutboxCollector, ReadyCollector
+from .collectors import (
+    AlarmCollector,
+    FeedbackCollector,
+    HistoryCollector,
+    KbCollector,
+    OutboxCollector,
+    ReadyCollector,
+)
 from .exposition import METRICS_PATH, MetricsListener, metrics_routes
 from .metrics import AgentMetrics, MeteredCheckService, TransportMeter
 from .readiness import HealthMonitor, Readiness, ReadinessProbe, probe_writable
@@ -18,6 +25,7 @@ __all__ = [
     "Alarms",
     "FeedbackCollector",
     "HealthMonitor",
+    "HistoryCollector",
     "KbCollector",
     "MeteredCheckService",
     "MetricsListener",

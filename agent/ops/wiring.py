@@ -1,7 +1,8 @@
 """Wiring of operations for the composition root: metrics (registry, collectors, per-transport service views),
 the health monitor and the `/metrics` listener of its own.
 
-`open_ops(...)` registers the scrape-time collectors (KB status, outbox when the uplink is on, decisions, readiness)
+`open_ops(...)` registers the scrape-time collectors (KB status, outbox when the uplink is on, decisions, history
+when its store is on, readiness)
 on a fresh registry and returns an `OpenedOps`: `metered(service, transport)` gives a transport its timed view of
 the check service, `routes` the `/metrics` route for the agent's HTTP listener, `listeners` what starts and stops
 with the agent (the metrics listener, when `[metrics] address` is set); `monitor` the health monitor, which the
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from fundguard.agent.config import Settings
 from fundguard.agent.faults import FaultLatch
+from fundguard.agent.history import HistoryCache
+from fundguard.agent.history.status import history_status
 from fundguard.agent.kb import KbStore
 from fundguard.agent.kb.status import KbStatus
 from fundguard.agent.service import CheckService
@@ -27,7 +30,14 @@ from fundguard.agent.uplink.outbox import Outbox
 from fundguard.agent.uplink.uploader import Uploader
 
 from .alarms import Alarms
-from .collectors import AlarmCollector, FeedbackCollector, KbCollector, OutboxCollector, ReadyCollector
+from .collectors import (
+    AlarmCollector,
+    FeedbackCollector,
+    HistoryCollector,
+    KbCollector,
+    OutboxCollector,
+    ReadyCollector,
+)
 from .exposition import MetricsListener, metrics_routes
 from .metrics import AgentMetrics, MeteredCheckService
 from .readiness import HealthMonitor, ReadinessProbe
@@ -67,9 +77,11 @@ def open_ops(
     outbox: Outbox | None = None,
     uploader: Uploader | None = None,
     faults: Mapping[str, FaultLatch] | None = None,
+    history: HistoryCache | None = None,
 ) -> OpenedOps:
     """Metrics, alarms and the health monitor for an agent whose store files are `stores` (decisions: `decisions`)
-    and whose stores latch their write failures in `faults` (alarm name → latch)."""
+    and whose stores latch their write failures in `faults` (alarm name → latch); `history`: the patient history's
+    cache, when the store is on (its gauges)."""
     alarms = store_alarms(faults or {}, outbox, uploader)
     metrics = AgentMetrics()
     registry = metrics.registry
@@ -78,6 +90,8 @@ def open_ops(
     registry.register(ReadyCollector(lambda: health.serving))
     if outbox is not None:
         registry.register(OutboxCollector(outbox.metrics))
+    if history is not None:
+        registry.register(HistoryCollector(lambda: history_status(history)))
     registry.register(AlarmCollector(alarms))
     probe = ReadinessProbe(
         lambda: store.loaded, settings.data.dir, stores, min_free_bytes=settings.health.min_free_mb * _MB

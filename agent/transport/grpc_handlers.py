@@ -1,5 +1,5 @@
 """The gRPC methods beside Check: Feedback (3103 semantics → the decision store), SubscribeAlerts (the alert
-bus, filtered, resumable from a cursor) and GetStatus (the knowledge base running)."""
+bus, filtered, resumable from a cursor) and GetStatus (the knowledge base running, the patient history)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError
 from fundguard.adapters.his.nhsa_feedback import decode_feedback
 from fundguard.agent.engine.errors import InvalidField
 from fundguard.agent.feedback import DecisionStore
+from fundguard.agent.history.status import HistoryStatus
 from fundguard.agent.kb.status import KbStatus
 from fundguard.agent.stream import AlertBus, AlertFilter
 from fundguard.v1 import compliance_pb2 as pb
@@ -28,8 +29,8 @@ __all__ = ["AlertStream", "FeedbackHandler", "status_proto"]
 _log = structlog.get_logger("fundguard.agent.grpc")
 
 
-def status_proto(kb: KbStatus) -> pb.AgentStatus:
-    """GetStatus's answer (the request has no fields: any bytes are accepted)."""
+def status_proto(kb: KbStatus, history: HistoryStatus | None = None) -> pb.AgentStatus:
+    """GetStatus's answer (the request has no fields: any bytes are accepted); `history` unset without a store."""
     out = pb.AgentStatus()
     k = out.kb
     k.revision, k.source, k.activated_at = kb.revision, kb.source, kb.activated_at
@@ -37,6 +38,12 @@ def status_proto(kb: KbStatus) -> pb.AgentStatus:
         kb.activations, kb.rejections, kb.last_error, kb.last_error_at
     )  # fmt: skip
     k.points_per_rule_class.update(kb.rule_classes)
+    if history is not None:
+        out.history.CopyFrom(pb.HistoryStatus(
+            patients_cached=history.patients_cached, cache_loads=history.cache_loads,
+            encounters_stored=history.encounters_stored, settlements_stored=history.settlements_stored,
+            store_error=history.store_error,
+        ))  # fmt: skip
     return out
 
 

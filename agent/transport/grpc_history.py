@@ -3,7 +3,8 @@
 The handler decodes the raw request once and validates the patient and encounter exactly as Check does (the same
 codec, so a bad field is INVALID_ARGUMENT naming the same path: `patient.gend`, `encounter.orders[2].cnt`), plus
 `setl_id` (required) and `setl_time`. The store writes SQLite, so the method runs on the check pool, never on the
-event loop.
+event loop. `status()` is GetStatus's history part (`agent.history.status`; it counts the store's file, so GetStatus
+runs on the pool too when the store is on).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from google.protobuf.message import DecodeError
 
 from fundguard.agent.engine.errors import InvalidField
 from fundguard.agent.history import HistoryCache
+from fundguard.agent.history.status import HistoryStatus, history_status
 from fundguard.agent.intake.scalars import parse_moment
 from fundguard.v1 import compliance_pb2 as pb
 
@@ -31,6 +33,10 @@ class HistoryRpcs:
     def __init__(self, cache: HistoryCache, clock: Callable[[], datetime]) -> None:
         self._cache = cache
         self._clock = clock
+
+    def status(self) -> HistoryStatus:
+        """GetStatus's history part: the cache's figures and the store's counts (reads the file: not on the loop)."""
+        return history_status(self._cache)
 
     def confirm(self, raw: bytes, _context: object) -> pb.ConfirmSettlementResponse:
         """ConfirmSettlement: validate, store once per mdtrt_id + setl_id, answer whether it was new."""

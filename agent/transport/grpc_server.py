@@ -157,9 +157,11 @@ async def _build(
         handlers["SubscribeAlerts"] = grpc.unary_stream_rpc_method_handler(
             stream.subscribe, response_serializer=pb.AlertEvent.SerializeToString
         )
+    get_status = inline(lambda _raw, _context: status_proto(status()))
+    if history is not None:  # with the history counts, which read the store's file: on the pool, not the loop
+        get_status = on_pool(lambda _raw, _context: status_proto(status(), history.status()), check_pool)
     handlers["GetStatus"] = grpc.unary_unary_rpc_method_handler(
-        guarded(f"/{SERVICE_NAME}/GetStatus", inline(lambda _raw, _context: status_proto(status()))),
-        response_serializer=pb.AgentStatus.SerializeToString,
+        guarded(f"/{SERVICE_NAME}/GetStatus", get_status), response_serializer=pb.AgentStatus.SerializeToString
     )
     if trace is not None:  # without a trace ledger the trace methods are UNIMPLEMENTED
         methods: dict[str, tuple[Callable[[bytes, Any], Message], type[Message]]] = {
