@@ -10,10 +10,14 @@ history cache, the issued-alert register and the outbox all see a hospital's tur
 `speed` times faster than the wall clock, so a 10-minute run covers hours of the hospital's day.
 
 The agent keeps bounded in-memory registers that take hours of traffic to fill (the alert stream's last 100,000
-alerts, the issued-alert index's 200,000, the recorder's 200,000 alert impacts, 20,000 warm patients). A soak of
-minutes would see them fill and call it growth, so `--shrink F` (default 50) divides those bounds by F: they fill
-during the warm-up, and what still grows after it is what would grow without bound. `--shrink 1` runs the bounds as
-shipped (RSS then grows until they are full).
+alerts, the issued-alert index's 200,000, the recorder's 200,000 alert impacts, 200,000 decided alerts, 20,000 warm
+patients). A soak of minutes would see them fill and call it growth, so `--shrink F` (default 50) divides those
+bounds by F: they fill during the warm-up, and what still grows after it is what would grow without bound.
+`--shrink 1` runs the bounds as shipped (RSS then grows until they are full).
+
+The reference central runs in this process, so its files count among the process's descriptors: its SQLAlchemy
+pool, which opens a connection only when more of them are in use at once than ever before, is filled before the
+traffic starts (`fill_pool`), so that it does not pass for the agent's growth.
 
 Every `sample_seconds` it samples this process's RSS and open file descriptors (`/proc/self`), its threads, the
 outbox depth and bytes, the issued-alert writer's queue and the central's stored events; at the first sample, the
@@ -51,6 +55,7 @@ import sqlalchemy as sa
 
 from fundguard.agent.app import Agent, build_agent, tune_runtime
 from fundguard.agent.config import load_settings
+from fundguard.agent.feedback import fatigue
 from fundguard.agent.feedback import issued as issued_register
 from fundguard.agent.log import configure_logging
 from fundguard.agent.stream import bus as alert_bus
@@ -109,8 +114,8 @@ class SoakReport:
     fd_growth: int
     threads_start: int
     threads_max_after_warmup: int
-    fds_last_half: tuple[int, int]  # (min, max) over the second half of the run: flat once every thread has its
-    rss_last_half_mb: tuple[float, float]  # connections (SQLite's are per thread) and the bounded caches are full
+    fds_last_half: tuple[int, int]  # (min, max) over the second half of the run: the fds flat (SQLite connections
+    rss_last_half_mb: tuple[float, float]  # are opened at start), RSS too once the bounded caches are full
     outbox_depth_end: int
     outbox_drained: bool
     central_events: int
@@ -346,6 +351,16 @@ class _Driver:
         self._channel.close()
 
 
+def fill_pool(store: Store) -> int:
+    """Open every connection the store's pool keeps (each reads, so a SQLite WAL is open too), all at once, and give
+    them back to the pool; how many."""
+    size = int(getattr(store.engine.pool, "size", lambda: 1)())
+    with contextlib.ExitStack() as stack:
+        for _ in range(size):
+            stack.enter_context(store.engine.connect()).execute(sa.text("SELECT COUNT(*) FROM events"))
+    return size
+
+
 def _central_events(store: Store) -> int:
     with store.engine.connect() as conn:
         return int(conn.execute(sa.text("SELECT COUNT(*) FROM events")).scalar_one())
@@ -364,8 +379,10 @@ def _sample(started: float, driver: _Driver, agent: Agent, store: Store) -> Samp
 @contextlib.contextmanager
 def shrunk_bounds(factor: int) -> Iterator[None]:
     """Within the block, agents are built with their bounded in-memory registers divided by `factor`."""
-    saved = (issued_register.MEMORY_ENTRIES, uplink_recorder.IMPACTS_KEPT, alert_bus.AlertBus.__init__.__defaults__)
+    saved = (issued_register.MEMORY_ENTRIES, uplink_recorder.IMPACTS_KEPT, alert_bus.AlertBus.__init__.__defaults__,
+             fatigue.MEMORY_KEYS)  # fmt: skip
     issued_register.MEMORY_ENTRIES = max(issued_register.MEMORY_ENTRIES // factor, 1)
+    fatigue.MEMORY_KEYS = max(fatigue.MEMORY_KEYS // factor, 1)
     uplink_recorder.IMPACTS_KEPT = max(uplink_recorder.IMPACTS_KEPT // factor, 1)
     alert_bus.AlertBus.__init__.__defaults__ = (max(alert_bus.DEFAULT_CAPACITY // factor, 1),)
     try:
@@ -373,6 +390,7 @@ def shrunk_bounds(factor: int) -> Iterator[None]:
     finally:
         issued_register.MEMORY_ENTRIES, uplink_recorder.IMPACTS_KEPT = saved[0], saved[1]
         alert_bus.AlertBus.__init__.__defaults__ = saved[2]
+        fatigue.MEMORY_KEYS = saved[3]
 
 
 def _median(values: list[int]) -> float:
@@ -394,6 +412,7 @@ def run_soak(
     store = Store.open(f"sqlite:///{root / 'central.sqlite3'}")
     central, central_port = create_server(store, CentralSettings(refresh_seconds=3600))
     central.start()
+    fill_pool(store)
     http, mllp = f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"
     settings = load_settings(None, {
         "grpc.address": "127.0.0.1:0", "http.address": http, "mllp.address": mllp, "drop.dir": root / "drop",

@@ -5,12 +5,12 @@ connection (the statement stays prepared in its cache), serialised with the othe
 SQLite's busy handler (which sleeps milliseconds). Every write (record, delete, the locked part of `maintain`) runs
 on that one connection under that lock; reads (`take`, `metrics`, the passive checkpoint) check a connection out of
 a small pool (`agent.connections`). All of them are opened with the outbox, so its open files never grow with the
-threads that record. The row is committed before
-`record` returns. With `journal_mode=WAL` and `synchronous=NORMAL` a commit is a write to the WAL file without an
-fsync: an event recorded survives `kill -9` of the agent (the OS holds the written pages); only a power cut or an
-OS crash can lose the last commits. The check path never checkpoints (`wal_autocheckpoint=0`): the uploader's
-thread calls `maintain()`, which copies the WAL into the file, truncates it, and gives freed pages back to the OS
-(`auto_vacuum=INCREMENTAL`), so the file shrinks as the backlog drains.
+threads that record. The row is committed before `record` returns. With `journal_mode=WAL` and `synchronous=NORMAL`
+a commit is a write to the WAL file without an fsync: an event recorded survives `kill -9` of the agent (the OS
+holds the written pages); only a power cut or an OS crash can lose the last commits. The check path never
+checkpoints (`wal_autocheckpoint=0`): the uploader's thread calls `maintain()`, which copies the WAL into the file,
+truncates it, and gives freed pages back to the OS (`auto_vacuum=INCREMENTAL`), so the file shrinks as the backlog
+drains.
 
 Sequence numbers are never reused (central dedupes by `event_id = "<agent_id>:<seq>"`, so a reused id would be a
 lost event): the next number is one past the larger of the highest row and the `floor` kept in `meta`, which a
@@ -291,7 +291,8 @@ class Outbox:
                 db.execute(_FLOOR, (max(seqs)[0],))
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # never leave the writer, which `record` shares, inside a transaction
+                    db.execute("ROLLBACK")
                 raise
             self._depth -= removed
         return removed

@@ -1,18 +1,26 @@
 """The history store: settlements stored once per mdtrt_id + setl_id, kept across a restart, request history stored
 without duplicates and replaced by the real settlement, several settlements of one stay loaded as one encounter,
-and a purge by date that leaves the counts consistent (no orphan diagnosis or line)."""
+and a purge by date that leaves the counts consistent (no orphan diagnosis or line); its files are opened at
+start, and threads that come later open none."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
+from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from fundguard.agent.engine.model import Encounter
 from fundguard.agent.history import HistoryCache, HistoryStore, PurgeCounts, Settlement
 
 from .samples import PATIENT, SETTLED_AT, stay, tianma
+
+pytest_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc/self/fd")
 
 
 def _first_stay() -> Settlement:
@@ -118,3 +126,44 @@ def test_retention_is_kept_by_the_first_settlement_of_each_day(tmp_path: Path) -
         today[0] = datetime(2027, 10, 14, 12, 0)  # S1 (2026-10-01) is now past 366 days
         assert cache.confirm(PATIENT, later, "SETL-0002", today[0]) is True
         assert ("S2",) == tuple(e.mdtrt_id for e in store.load(PATIENT.patn_id))
+
+
+def _open_files(root: Path) -> Counter[str]:
+    """This process's descriptors on files under `root`, by file name."""
+    found: Counter[str] = Counter()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the listing's own descriptor, closed by now
+            continue
+        if target.startswith(f"{root}/"):
+            found[Path(target).name] += 1
+    return found
+
+
+@pytest_proc
+def test_new_threads_open_no_files(tmp_path: Path) -> None:
+    """The store's files are opened at start (two connections: database and WAL each, and the shared memory index);
+    sixteen new threads, twice, confirming settlements and loading them at once, leave them as they were, and
+    close() closes them all."""
+    store = HistoryStore(tmp_path / "history.sqlite3", connections=2)
+    at_start = _open_files(tmp_path)
+    assert Counter({"history.sqlite3": 2, "history.sqlite3-wal": 2, "history.sqlite3-shm": 1}) == at_start
+    barrier = threading.Barrier(16)
+
+    def work(n: int) -> None:
+        barrier.wait()
+        enc = stay(f"S{n}", date(2026, 10, 1), date(2026, 10, 10), "I63.900", tianma("T0", date(2026, 10, 1), 10))
+        store.confirm(Settlement(f"P{n % 4}", enc, f"SETL-{n}", SETTLED_AT))
+        store.load(f"P{n % 4}")
+
+    for round_ in range(2):
+        threads = [threading.Thread(target=work, args=(round_ * 16 + k,)) for k in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert at_start == _open_files(tmp_path)
+    assert {"patients": 4, "encounters": 32, "diagnoses": 32, "lines": 32} == store.counts()
+    store.close()
+    assert Counter() == _open_files(tmp_path)

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from fundguard.agent.connections import DEFAULT_POOL_SIZE
 from fundguard.agent.engine.model import CheckRequest, Encounter, OrderLine, Patient
 from fundguard.agent.trace.ledger import TraceLedger
 from fundguard.agent.trace.settle import Sale
@@ -36,10 +37,10 @@ B1_EXPIRY = date(2027, 5, 31)
 PATIENT = Patient("patient-under-test", "1", date(1980, 1, 1))
 
 
-def stocked_ledger(path: Path) -> TraceLedger:
-    """A ledger with the catalogue (B1 box 10, C box 24, the GTIN 30), B1[*] and C1 received, the GS1 box received
-    without an expiry, and 5 boxes of vitamin C in the 无码库."""
-    ledger = TraceLedger(path)
+def stocked_ledger(path: Path, connections: int = DEFAULT_POOL_SIZE) -> TraceLedger:
+    """A ledger (of `connections` connections) with the catalogue (B1 box 10, C box 24, the GTIN 30), B1[*] and C1
+    received, the GS1 box received without an expiry, and 5 boxes of vitamin C in the 无码库."""
+    ledger = TraceLedger(path, connections)
     ledger.upsert_products(
         [Product(B1_BOX, VIT_B1, "box", 10), Product(C_BOX, VIT_C, "box", 24), Product(GTIN, IMPORTED, "box", 30)]
     )

@@ -208,16 +208,15 @@ def test_new_threads_open_no_files(tmp_path: Path) -> None:
     at_start = _open_files(tmp_path)
     assert Counter({"trace.sqlite3": 2, "trace.sqlite3-wal": 2, "trace.sqlite3-shm": 1}) == at_start
     req = request("E1", line("1", VIT_B1, 1, (B1[0], GS1, STRAY)))
-    sales = iter(range(24))
     barrier = threading.Barrier(12)
 
-    def work() -> None:
+    def work(n: int) -> None:
         barrier.wait()
         ledger.facts_for(req, POLICY)
-        ledger.dispense(sale(f"E{next(sales)}", "1", (), 1, hilist_code=VIT_C))
+        ledger.dispense(sale(f"E{n}", "1", (), 1, hilist_code=VIT_C))
 
-    for _ in range(2):
-        threads = [threading.Thread(target=work) for _ in range(12)]
+    for round_ in range(2):
+        threads = [threading.Thread(target=work, args=(round_ * 12 + k,)) for k in range(12)]
         for t in threads:
             t.start()
         for t in threads:

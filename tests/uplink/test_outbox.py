@@ -1,10 +1,13 @@
 """The outbox: record/take/delete in sequence order, ids never reused, bounded disk with a counted refusal and an
-alarm logged once per crossing, metrics, and events that survive closing and reopening the file."""
+alarm logged once per crossing, metrics, and events that survive closing and reopening the file; its files are
+opened with it, and threads that record later open none."""
 
 from __future__ import annotations
 
 import json
+import os
 import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -159,7 +162,7 @@ def test_maintain_gives_space_back(tmp_path: Path) -> None:
 
 
 def test_concurrent_recorders_get_distinct_ids(tmp_path: Path) -> None:
-    """Threads recording at once (each on its own connection) lose nothing and share no id."""
+    """Threads recording at once (through the one writer connection) lose nothing and share no id."""
     box = outbox(tmp_path)
     out: list[str | None] = []
     lock = threading.Lock()
@@ -186,3 +189,47 @@ def test_bad_bounds_are_refused(tmp_path: Path) -> None:
     """max_bytes must be positive and alarm_ratio in (0, 1]."""
     with pytest.raises(ValueError, match="alarm_ratio"):
         outbox(tmp_path, alarm_ratio=0)
+
+
+def _open_files(root: Path) -> Counter[str]:
+    """This process's descriptors on files under `root`, by file name."""
+    found: Counter[str] = Counter()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the listing's own descriptor, closed by now
+            continue
+        if target.startswith(f"{root}/"):
+            found[Path(target).name] += 1
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc/self/fd")
+def test_new_threads_open_no_files(tmp_path: Path) -> None:
+    """The outbox's files are opened with it (the writer and two readers: database and WAL each, and the shared
+    memory index); sixteen new threads, twice, recording at once while the uploader's work (take, delete, maintain)
+    and metrics run on threads of their own, leave them as they were; close() closes them all, and an event
+    recorded afterwards is refused and counted."""
+    box = outbox(tmp_path)
+    at_start = _open_files(tmp_path)
+    assert Counter({"outbox.sqlite3": 3, "outbox.sqlite3-wal": 3, "outbox.sqlite3-shm": 1}) == at_start
+
+    def record(k: int) -> None:
+        assert box.record("check", f"M{k}", "", {"k": k}) is not None
+
+    def upload() -> None:
+        box.delete(e.event_id for e in box.take(10))
+        box.maintain()
+        box.metrics()
+
+    for _ in range(2):
+        threads = [threading.Thread(target=record, args=(k,)) for k in range(16)]
+        threads += [threading.Thread(target=upload), threading.Thread(target=box.metrics)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert at_start == _open_files(tmp_path)
+    box.close()
+    assert Counter() == _open_files(tmp_path)
+    assert (None, 1) == (box.record("check", "M0", "", {}), box.refused)
