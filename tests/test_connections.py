@@ -5,7 +5,6 @@ checked out, and wakes whoever waits."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections import Counter
@@ -16,20 +15,9 @@ import pytest
 
 from fundguard.agent.connections import ConnectionPool
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc/self/fd")
+from .open_files import needs_proc, open_files
 
-
-def open_files(root: Path) -> Counter[str]:
-    """This process's descriptors on files under `root`, by file name."""
-    found: Counter[str] = Counter()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:  # the listing's own descriptor, closed by now
-            continue
-        if target.startswith(f"{root}/"):
-            found[Path(target).name] += 1
-    return found
+pytestmark = needs_proc
 
 
 def connect(path: Path) -> sqlite3.Connection:

@@ -5,7 +5,6 @@ start, and threads that come later open none."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections import Counter
@@ -13,14 +12,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from fundguard.agent.engine.model import Encounter
 from fundguard.agent.history import HistoryCache, HistoryStore, PurgeCounts, Settlement
 
+from ..open_files import needs_proc, open_files
 from .samples import PATIENT, SETTLED_AT, stay, tianma
-
-pytest_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc/self/fd")
 
 
 def _first_stay() -> Settlement:
@@ -128,26 +124,13 @@ def test_retention_is_kept_by_the_first_settlement_of_each_day(tmp_path: Path) -
         assert ("S2",) == tuple(e.mdtrt_id for e in store.load(PATIENT.patn_id))
 
 
-def _open_files(root: Path) -> Counter[str]:
-    """This process's descriptors on files under `root`, by file name."""
-    found: Counter[str] = Counter()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:  # the listing's own descriptor, closed by now
-            continue
-        if target.startswith(f"{root}/"):
-            found[Path(target).name] += 1
-    return found
-
-
-@pytest_proc
+@needs_proc
 def test_new_threads_open_no_files(tmp_path: Path) -> None:
     """The store's files are opened at start (two connections: database and WAL each, and the shared memory index);
     sixteen new threads, twice, confirming settlements and loading them at once, leave them as they were, and
     close() closes them all."""
     store = HistoryStore(tmp_path / "history.sqlite3", connections=2)
-    at_start = _open_files(tmp_path)
+    at_start = open_files(tmp_path)
     assert Counter({"history.sqlite3": 2, "history.sqlite3-wal": 2, "history.sqlite3-shm": 1}) == at_start
     barrier = threading.Barrier(16)
 
@@ -163,7 +146,7 @@ def test_new_threads_open_no_files(tmp_path: Path) -> None:
             t.start()
         for t in threads:
             t.join()
-    assert at_start == _open_files(tmp_path)
+    assert at_start == open_files(tmp_path)
     assert {"patients": 4, "encounters": 32, "diagnoses": 32, "lines": 32} == store.counts()
     store.close()
-    assert Counter() == _open_files(tmp_path)
+    assert Counter() == open_files(tmp_path)

@@ -5,7 +5,6 @@ files), and a closed ledger refuses use."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections import Counter
@@ -20,6 +19,7 @@ from fundguard.agent.engine.trace_model import CodeFacts, TracePolicy
 from fundguard.agent.trace.ledger import TraceLedger
 from fundguard.agent.trace.stock import InboundRecord
 
+from ..open_files import needs_proc, open_files
 from .ledger_samples import (
     AT,
     B1,
@@ -186,26 +186,13 @@ def test_threads_read_in_parallel_with_the_pools_connections(ledger: TraceLedger
     assert [expected] * 160 == got
 
 
-def _open_files(root: Path) -> Counter[str]:
-    """This process's descriptors on files under `root`, by file name."""
-    found: Counter[str] = Counter()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:  # the listing's own descriptor, closed by now
-            continue
-        if target.startswith(f"{root}/"):
-            found[Path(target).name] += 1
-    return found
-
-
-@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc/self/fd")
+@needs_proc
 def test_new_threads_open_no_files(tmp_path: Path) -> None:
     """The ledger's files are opened at start (two connections: database and WAL each, and the shared memory
     index); twelve new threads, twice, checking codes and recording sales at once, leave them as they were, and
     close() closes them all."""
     ledger = stocked_ledger(tmp_path / "trace.sqlite3", connections=2)
-    at_start = _open_files(tmp_path)
+    at_start = open_files(tmp_path)
     assert Counter({"trace.sqlite3": 2, "trace.sqlite3-wal": 2, "trace.sqlite3-shm": 1}) == at_start
     req = request("E1", line("1", VIT_B1, 1, (B1[0], GS1, STRAY)))
     barrier = threading.Barrier(12)
@@ -221,9 +208,9 @@ def test_new_threads_open_no_files(tmp_path: Path) -> None:
             t.start()
         for t in threads:
             t.join()
-    assert at_start == _open_files(tmp_path)
+    assert at_start == open_files(tmp_path)
     ledger.close()
-    assert Counter() == _open_files(tmp_path)
+    assert Counter() == open_files(tmp_path)
 
 
 def test_closed_ledger_refuses_new_connections(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ opened with it, and threads that record later open none."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from fundguard.agent.uplink.outbox import Outbox
+
+from ..open_files import needs_proc, open_files
 
 T0 = datetime(2025, 6, 14, 9, 0, tzinfo=UTC)
 AGENT = "agent-07"
@@ -191,27 +192,14 @@ def test_bad_bounds_are_refused(tmp_path: Path) -> None:
         outbox(tmp_path, alarm_ratio=0)
 
 
-def _open_files(root: Path) -> Counter[str]:
-    """This process's descriptors on files under `root`, by file name."""
-    found: Counter[str] = Counter()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:  # the listing's own descriptor, closed by now
-            continue
-        if target.startswith(f"{root}/"):
-            found[Path(target).name] += 1
-    return found
-
-
-@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc/self/fd")
+@needs_proc
 def test_new_threads_open_no_files(tmp_path: Path) -> None:
     """The outbox's files are opened with it (the writer and two readers: database and WAL each, and the shared
     memory index); sixteen new threads, twice, recording at once while the uploader's work (take, delete, maintain)
     and metrics run on threads of their own, leave them as they were; close() closes them all, and an event
     recorded afterwards is refused and counted."""
     box = outbox(tmp_path)
-    at_start = _open_files(tmp_path)
+    at_start = open_files(tmp_path)
     assert Counter({"outbox.sqlite3": 3, "outbox.sqlite3-wal": 3, "outbox.sqlite3-shm": 1}) == at_start
 
     def record(k: int) -> None:
@@ -229,7 +217,7 @@ def test_new_threads_open_no_files(tmp_path: Path) -> None:
             t.start()
         for t in threads:
             t.join()
-    assert at_start == _open_files(tmp_path)
+    assert at_start == open_files(tmp_path)
     box.close()
-    assert Counter() == _open_files(tmp_path)
+    assert Counter() == open_files(tmp_path)
     assert (None, 1) == (box.record("check", "M0", "", {}), box.refused)
