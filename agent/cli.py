@@ -29,10 +29,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from fundguard.adapters.his import nhsa_json
 from fundguard.agent.auth.commands import add_auth_commands
+from fundguard.agent.console import write_utf8
 from fundguard.agent.engine.errors import FundguardError, InvalidField, KbInvalid, KbUnavailable
 from fundguard.agent.history.commands import add_history_commands
 from fundguard.agent.kb import KbStore
@@ -51,21 +52,9 @@ BUNDLE_NAME = "bundle.json"
 REPORT_NAME = "review_report.md"
 
 
-def _write(stream: TextIO, text: str) -> None:
-    """Write UTF-8 whatever the console's locale (a Windows HIS box may run a GBK console)."""
-    buffer = getattr(stream, "buffer", None)
-    if buffer is not None:
-        stream.flush()
-        buffer.write(text.encode("utf-8"))
-        buffer.flush()
-    else:
-        stream.write(text)
-        stream.flush()
-
-
 def _say(message: str) -> None:
     """One line on stderr."""
-    _write(sys.stderr, "fundguard: " + " ".join(message.split()) + "\n")
+    write_utf8(sys.stderr, "fundguard: " + " ".join(message.split()) + "\n")
 
 
 def _read_request(name: str) -> bytes:
@@ -101,7 +90,7 @@ def _load_kb(path: Path | None) -> KbStore:
 
 
 def _print_json(doc: dict[str, Any]) -> None:
-    _write(sys.stdout, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    write_utf8(sys.stdout, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -143,7 +132,7 @@ def _cmd_kb_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         _say(f"kb import failed: cannot write to {out}: {exc.strerror or exc}")
         return EXIT_FAILED
-    _write(sys.stdout, f"{result.report.headline}\nwrote {out / BUNDLE_NAME} and {out / REPORT_NAME}\n")
+    write_utf8(sys.stdout, f"{result.report.headline}\nwrote {out / BUNDLE_NAME} and {out / REPORT_NAME}\n")
     return EXIT_OK
 
 
@@ -187,7 +176,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
     report = io.StringIO()
     code: int = run_doctor(args.config, report)
-    _write(sys.stdout, report.getvalue())  # UTF-8 whatever the console's locale
+    write_utf8(sys.stdout, report.getvalue())  # UTF-8 whatever the console's locale
     return code
 
 

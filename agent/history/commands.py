@@ -25,7 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
+
+from fundguard.agent.console import write_utf8
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
@@ -56,20 +58,9 @@ class _Target:
     log: LogSettings
 
 
-def _write(stream: TextIO, text: str) -> None:
-    """UTF-8 whatever the console's locale (a Windows HIS box may run a GBK console)."""
-    buffer = getattr(stream, "buffer", None)
-    if buffer is None:
-        stream.write(text)
-    else:
-        stream.flush()
-        buffer.write(text.encode("utf-8"))
-        buffer.flush()
-
-
 def _out(args: argparse.Namespace, doc: dict[str, Any], lines: list[str]) -> None:
     text = json.dumps(doc, ensure_ascii=False, indent=2) if args.json else "\n".join(lines)
-    _write(sys.stdout, text + "\n")
+    write_utf8(sys.stdout, text + "\n")
 
 
 def _target(args: argparse.Namespace) -> _Target:
@@ -221,10 +212,10 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
         try:
             return command(args)
         except _Refused as exc:
-            _write(sys.stderr, f"fundguard: history {args.history_command}: {exc}\n")
+            write_utf8(sys.stderr, f"fundguard: history {args.history_command}: {exc}\n")
             return EXIT_FAILED
         except (OSError, sqlite3.Error) as exc:
-            _write(sys.stderr, f"fundguard: history {args.history_command}: {type(exc).__name__}: {exc}\n")
+            write_utf8(sys.stderr, f"fundguard: history {args.history_command}: {type(exc).__name__}: {exc}\n")
             return EXIT_FAILED
 
     return run

@@ -20,7 +20,9 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn
+
+from fundguard.agent.console import write_utf8
 
 from .ledger import LEDGER_FILE
 
@@ -43,23 +45,12 @@ def ledger_path(args: argparse.Namespace) -> Path:
     return ledger if ledger is not None else args.data_dir / LEDGER_FILE
 
 
-def _write(stream: TextIO, text: str) -> None:
-    """UTF-8 whatever the console's locale (a Windows HIS box may run a GBK console)."""
-    buffer = getattr(stream, "buffer", None)
-    if buffer is None:
-        stream.write(text)
-    else:
-        stream.flush()
-        buffer.write(text.encode("utf-8"))
-        buffer.flush()
-
-
 def _out(text: str) -> None:
-    _write(sys.stdout, text)
+    write_utf8(sys.stdout, text)
 
 
 def _err(text: str) -> None:
-    _write(sys.stderr, f"fundguard: {text}\n")
+    write_utf8(sys.stderr, f"fundguard: {text}\n")
 
 
 def _advance(bar: tqdm[NoReturn]) -> Callable[[int], None]:
