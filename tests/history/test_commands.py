@@ -10,7 +10,6 @@ import json
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,20 +19,10 @@ from fundguard.agent.engine.model import Encounter
 from fundguard.agent.history import HistoryStore, Settlement
 from fundguard.agent.log import configure_logging, mask_value, reset_logging
 
+from ..cli_run import json_out, run_cli
 from .samples import PATIENT, SETTLED_AT, stay, tianma
 
 OTHER = "P-HIST-00002"
-
-
-def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _json(out: str) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(out)
-    return doc
 
 
 @pytest.fixture(autouse=True)
@@ -71,14 +60,14 @@ def test_status_prints_counts_dates_and_retention(data_dir: Path, capsys: pytest
     """status --json: 2 patients, 4 encounter records (3 settlements, 1 carried), 4 diagnoses, 5 lines, visits
     2019-03-01 .. 2026-10-20, the default retention (5 years + 90 days) and the day before which it purges; the text
     form says the same."""
-    code, out, _ = _run(capsys, "history", "status", "--data-dir", str(data_dir), "--json")
+    code, out, _ = run_cli(capsys, "history", "status", "--data-dir", str(data_dir), "--json")
     cutoff = date.today() - timedelta(days=5 * 365 + 90)
     assert 0 == code
     assert {"store": str(data_dir / "history.sqlite3"), "enabled": True, "patients": 2, "encounters": 4,
             "settlements": 3, "carried": 1, "diagnoses": 4, "lines": 5, "oldest_visit": "2019-03-01",
             "newest_visit": "2026-10-20", "retention_days": 1915,
-            "purge_before": cutoff.isoformat()} == _json(out)  # fmt: skip
-    code, out, _ = _run(capsys, "history", "status", "--data-dir", str(data_dir))
+            "purge_before": cutoff.isoformat()} == json_out(out)  # fmt: skip
+    code, out, _ = run_cli(capsys, "history", "status", "--data-dir", str(data_dir))
     assert 0 == code
     assert [f"store        {data_dir / 'history.sqlite3'}", "patients     2",
             "encounters   4 (3 settlements, 1 carried by checks)", "diagnoses    4", "lines        5",
@@ -95,17 +84,17 @@ def test_status_reads_the_store_and_retention_from_the_config(
     (data_dir / "history.sqlite3").rename(moved)
     config = tmp_path / "fundguard.toml"
     config.write_text(f"[history]\npath = '{moved}'\nretention_days = 400\n", encoding="utf-8")
-    code, out, _ = _run(capsys, "history", "status", "--config", str(config), "--json")
-    doc = _json(out)
+    code, out, _ = run_cli(capsys, "history", "status", "--config", str(config), "--json")
+    doc = json_out(out)
     assert (0, str(moved), 400, 4) == (code, doc["store"], doc["retention_days"], doc["encounters"])
 
 
 def test_purge_before_a_day_removes_it_and_the_rest_adds_up(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """purge --before 2020-01-01 removes OTHER's 2019 stay (1 encounter, 1 diagnosis, 1 line, 1 patient touched);
     what remains is what status said before minus what was removed, and status afterwards agrees."""
-    before = _json(_run(capsys, "history", "status", "--data-dir", str(data_dir), "--json")[1])
-    code, out, _ = _run(capsys, "history", "purge", "--before", "2020-01-01", "--data-dir", str(data_dir), "--json")
-    doc = _json(out)
+    before = json_out(run_cli(capsys, "history", "status", "--data-dir", str(data_dir), "--json")[1])
+    code, out, _ = run_cli(capsys, "history", "purge", "--before", "2020-01-01", "--data-dir", str(data_dir), "--json")
+    doc = json_out(out)
     assert 0 == code
     assert {"encounters": 1, "diagnoses": 1, "lines": 1, "patients": 1} == doc["removed"]
     remaining = doc["remaining"]
@@ -113,13 +102,13 @@ def test_purge_before_a_day_removes_it_and_the_rest_adds_up(data_dir: Path, caps
         remaining["encounters"], remaining["diagnoses"], remaining["lines"])  # fmt: skip
     assert (2, 2, 1, "2026-09-01") == (remaining["settlements"], remaining["patients"], remaining["carried"],
                                        remaining["oldest_visit"])  # fmt: skip
-    after = _json(_run(capsys, "history", "status", "--data-dir", str(data_dir), "--json")[1])
+    after = json_out(run_cli(capsys, "history", "status", "--data-dir", str(data_dir), "--json")[1])
     assert remaining == {k: after[k] for k in remaining}
 
 
 def test_purge_text_names_what_it_removed(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The text form of purge: one line with the day and what was removed, then what remains."""
-    code, out, _ = _run(capsys, "history", "purge", "--before", "2026-10-15", "--data-dir", str(data_dir))
+    code, out, _ = run_cli(capsys, "history", "purge", "--before", "2026-10-15", "--data-dir", str(data_dir))
     lines = out.splitlines()
     assert 0 == code
     assert (f"purged visits before 2026-10-15 from {data_dir / 'history.sqlite3'}: 3 encounters, 3 diagnoses, "
@@ -138,8 +127,8 @@ def test_purge_with_the_configured_retention(tmp_path: Path, capsys: pytest.Capt
             _settle(store, PATIENT.patn_id, stay(f"R{n}", day, day + timedelta(days=3), "I63.900"), f"SETL-R{n}")
     config = tmp_path / "fundguard.toml"
     config.write_text(f"[history]\npath = '{path}'\nretention_days = 400\n", encoding="utf-8")
-    code, out, _ = _run(capsys, "history", "purge", "--retention", "--config", str(config), "--json")
-    doc = _json(out)
+    code, out, _ = run_cli(capsys, "history", "purge", "--retention", "--config", str(config), "--json")
+    doc = json_out(out)
     assert (0, (today - timedelta(days=400)).isoformat()) == (code, doc["before"])
     assert (1, 1) == (doc["removed"]["encounters"], doc["remaining"]["encounters"])
     with HistoryStore(path) as store:
@@ -151,7 +140,7 @@ def test_a_date_that_is_not_yyyy_mm_dd_exits_2_naming_before(
     day: str, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """purge --before with a day not in YYYY-MM-DD: exit 2, the message names --before, nothing is removed."""
-    code, out, err = _run(capsys, "history", "purge", "--before", day, "--data-dir", str(data_dir))
+    code, out, err = run_cli(capsys, "history", "purge", "--before", day, "--data-dir", str(data_dir))
     assert (2, "") == (code, out)
     assert f"fundguard: history purge: --before: {day!r} is not a date (YYYY-MM-DD)\n" == err
     with HistoryStore(data_dir / "history.sqlite3") as store:
@@ -160,7 +149,7 @@ def test_a_date_that_is_not_yyyy_mm_dd_exits_2_naming_before(
 
 def test_purge_refuses_a_day_in_the_future(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A --before after today (a typo for a past date) would wipe everything: exit 2 naming --before, nothing gone."""
-    code, out, err = _run(capsys, "history", "purge", "--before", "2999-01-01", "--data-dir", str(data_dir))
+    code, out, err = run_cli(capsys, "history", "purge", "--before", "2999-01-01", "--data-dir", str(data_dir))
     assert (2, "") == (code, out)
     assert "--before: 2999-01-01 is in the future" in err
     with HistoryStore(data_dir / "history.sqlite3") as store:
@@ -181,7 +170,7 @@ def test_a_missing_store_exits_2_naming_the_option_and_creates_nothing(
 ) -> None:
     """Without a store in --data-dir, every command exits 2 naming the file and --data-dir, and creates no store."""
     missing = tmp_path / "nothing-here"
-    code, out, err = _run(capsys, "history", *command, "--data-dir", str(missing))
+    code, out, err = run_cli(capsys, "history", *command, "--data-dir", str(missing))
     assert (2, "") == (code, out)
     assert f"no history store at {missing / 'history.sqlite3'} (from --data-dir;" in err
     assert not missing.exists()
@@ -191,7 +180,7 @@ def test_a_bad_config_exits_2_naming_the_key(tmp_path: Path, capsys: pytest.Capt
     """A config whose [history] retention_days is out of range: exit 2 with the key named."""
     config = tmp_path / "fundguard.toml"
     config.write_text("[history]\nretention_days = 10\n", encoding="utf-8")
-    code, _, err = _run(capsys, "history", "status", "--config", str(config))
+    code, _, err = run_cli(capsys, "history", "status", "--config", str(config))
     assert 2 == code
     assert "history.retention_days" in err
 
@@ -199,14 +188,14 @@ def test_a_bad_config_exits_2_naming_the_key(tmp_path: Path, capsys: pytest.Capt
 def test_show_prints_the_patients_encounters(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """show --json: PATIENT's two stays by date with mdtrt_id, med_type, dates, main diagnosis and line count; the
     text form is a table with a header."""
-    code, out, _ = _run(capsys, "history", "show", PATIENT.patn_id, "--data-dir", str(data_dir), "--json")
+    code, out, _ = run_cli(capsys, "history", "show", PATIENT.patn_id, "--data-dir", str(data_dir), "--json")
     assert 0 == code
     assert [{"visit_date": "2026-10-01", "mdtrt_id": "S1", "med_type": "21", "adm_date": "2026-10-01",
              "dscg_date": "2026-10-10", "main_diagnosis": "I63.900", "lines": 1},
             {"visit_date": "2026-10-20", "mdtrt_id": "S2", "med_type": "21", "adm_date": "2026-10-20",
              "dscg_date": "2026-10-30", "main_diagnosis": "I63.800",
-             "lines": 2}] == _json(out)["encounters"]  # fmt: skip
-    code, out, _ = _run(capsys, "history", "show", OTHER, "--data-dir", str(data_dir))
+             "lines": 2}] == json_out(out)["encounters"]  # fmt: skip
+    code, out, _ = run_cli(capsys, "history", "show", OTHER, "--data-dir", str(data_dir))
     lines = out.splitlines()
     assert 0 == code
     assert f"patient {OTHER}: 2 encounters stored in {data_dir / 'history.sqlite3'}" == lines[0]
@@ -218,21 +207,21 @@ def test_show_prints_the_patients_encounters(data_dir: Path, capsys: pytest.Capt
 
 def test_show_of_a_patient_without_history_exits_1(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A patient the store holds nothing of: exit 1, "0 encounters" and no table."""
-    code, out, _ = _run(capsys, "history", "show", "P-NOBODY-0001", "--data-dir", str(data_dir))
+    code, out, _ = run_cli(capsys, "history", "show", "P-NOBODY-0001", "--data-dir", str(data_dir))
     assert (1, [f"patient P-NOBODY-0001: 0 encounters stored in {data_dir / 'history.sqlite3'}"]) == (
         code, out.splitlines())  # fmt: skip
 
 
 def test_show_of_an_empty_id_exits_2_naming_it(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An empty (blank) PATN_ID: exit 2 naming PATN_ID."""
-    code, _, err = _run(capsys, "history", "show", "  ", "--data-dir", str(data_dir))
+    code, _, err = run_cli(capsys, "history", "show", "  ", "--data-dir", str(data_dir))
     assert (2, "fundguard: history show: PATN_ID: the patient id is empty\n") == (code, err)
 
 
 def test_show_logs_the_patient_id_masked_only(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """show prints the id to the operator (stdout) and writes one audit log line on stderr, `history.shown` (the
     agent's JSON logging, set up by the command), whose patient id is masked; the raw id is nowhere in the log."""
-    code, out, err = _run(capsys, "history", "show", PATIENT.patn_id, "--data-dir", str(data_dir))
+    code, out, err = run_cli(capsys, "history", "show", PATIENT.patn_id, "--data-dir", str(data_dir))
     (line,) = [json.loads(raw) for raw in err.splitlines()]
     assert (0, True) == (code, PATIENT.patn_id in out)
     assert ("history.shown", mask_value(PATIENT.patn_id), 2) == (line["event"], line["patn_id"], line["encounters"])
@@ -243,7 +232,7 @@ def test_show_keeps_logging_an_embedder_configured(data_dir: Path, capsys: pytes
     """When logging is configured already (an embedding process), show logs there, still masked."""
     log = io.StringIO()
     configure_logging(LogSettings(), stream=log)
-    code, _, err = _run(capsys, "history", "show", PATIENT.patn_id, "--data-dir", str(data_dir))
+    code, _, err = run_cli(capsys, "history", "show", PATIENT.patn_id, "--data-dir", str(data_dir))
     (line,) = [json.loads(raw) for raw in log.getvalue().splitlines()]
     assert (0, "", mask_value(PATIENT.patn_id)) == (code, err, line["patn_id"])
     assert PATIENT.patn_id not in log.getvalue()
