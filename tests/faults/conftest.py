@@ -44,22 +44,15 @@ class SmallDisk:
 
     def fill(self) -> None:
         """Write the filler until the disk is full (ENOSPC)."""
-        chunk = b"\0" * (256 * 1024)
-        with open(self._filler, "ab", buffering=0) as out:
-            try:
-                while True:
-                    out.write(chunk)
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-        small = b"\0" * 512  # the last partial chunk's room too
-        with open(self._filler, "ab", buffering=0) as out:
-            try:
-                while True:
-                    out.write(small)
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
+        for size in (256 * 1024, 512):  # big chunks, then small ones for the last partial chunk's room
+            chunk = b"\0" * size
+            with open(self._filler, "ab", buffering=0) as out:
+                try:
+                    while True:
+                        out.write(chunk)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
 
     def free(self) -> None:
         """Remove the filler."""
