@@ -2,8 +2,8 @@
 
 The engine stays pure: it never opens the history store. The edge (`agent.history`) keeps, per patient, an immutable
 `PatientHistory` built once by `compile_history` from the settled encounters the store holds (plus those a request
-carried): encounters sorted by date, their lines indexed by national code (what the course, interval and
-second-line families read as `request.history`), inpatient stays by discharge date, visit dates, and drug supplies
+carried): encounters sorted by date, the dated uses of their lines by national code (what the course and
+interval families read as `request.history`), inpatient stays by discharge date, visit dates, and drug supplies
 by drug. Before a check the edge hands the engine a `HistoryFacts`: that snapshot, the thresholds (`HistoryPolicy`)
 and the institution's own state (`InstitutionState`: agreement start → 政策辅导期, level, type). The `history` rules
 (`agent.engine.history_rules`) judge the request against them; every lookup there is a bisect or a dict probe.
@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from .model import Encounter, OrderLine
-from .rules._base import MAX_SPAN_DAYS
+from .model import Encounter
+from .rules._base import Use, earlier_span
 
 __all__ = [
     "DRUG_PREFIXES",
@@ -112,7 +112,7 @@ class PatientHistory:
     encounters: tuple[Encounter, ...] = ()
     mdtrt_ids: frozenset[str] = frozenset()
     stored_ids: frozenset[str] = frozenset()
-    by_code: Mapping[str, list[tuple[Encounter, OrderLine]]] = field(default_factory=dict)
+    by_code: Mapping[str, list[Use]] = field(default_factory=dict)  # dated uses of the lines, as `earlier_uses`
     stays: tuple[Stay, ...] = ()  # by discharge date
     stay_ends: tuple[date, ...] = ()  # the stays' discharge dates, for bisect
     visits: tuple[date, ...] = ()  # one date per encounter, sorted
@@ -164,16 +164,6 @@ def main_diagnosis(enc: Encounter) -> str:
     return next((d.dise_codg.upper() for d in enc.diagnoses if d.dise_codg), "")
 
 
-def _supply_span(enc: Encounter, line: OrderLine) -> tuple[date, date] | None:
-    first = line.begn_date or enc.adm_date or enc.dscg_date
-    if first is None:
-        return None
-    stop = line.stop_date if line.stop_date is not None or not line.long_drord else enc.dscg_date
-    if stop is None or stop <= first:
-        return first, first
-    return first, min(stop, first + timedelta(days=MAX_SPAN_DAYS - 1))
-
-
 def compile_history(encounters: Iterable[Encounter], stored_ids: Iterable[str] = ()) -> PatientHistory:
     """Compile earlier encounters (one per mdtrt_id; a later duplicate is dropped) into a `PatientHistory`;
     `stored_ids`: further encounters the store holds but that are not to be judged (older than the lookback)."""
@@ -186,17 +176,18 @@ def compile_history(encounters: Iterable[Encounter], stored_ids: Iterable[str] =
         dated.append((encounter_date(enc) or date.min, n, enc))
     dated.sort(key=lambda x: (x[0], x[1]))
     ordered = tuple(enc for _, _, enc in dated)
-    by_code: dict[str, list[tuple[Encounter, OrderLine]]] = {}
+    by_code: dict[str, list[Use]] = {}
     supplies: dict[str, list[Supply]] = {}
     stays: list[Stay] = []
     for enc in ordered:
         for line in enc.orders:
-            by_code.setdefault(line.hilist_code, []).append((enc, line))
-            if line.cnt > 0 and line.hilist_code.startswith(DRUG_PREFIXES):
-                span = _supply_span(enc, line)
-                if span is not None:
-                    supply = Supply(span[0], span[1], enc.mdtrt_id, line.rx_id)
-                    supplies.setdefault(drug_key(line.hilist_code), []).append(supply)
+            span = earlier_span(enc, line) if line.cnt > 0 else None
+            if span is None:
+                continue
+            code = line.hilist_code
+            by_code.setdefault(code, []).append((span[0], span[1], line, False))  # = earlier_uses(ordered)
+            if code.startswith(DRUG_PREFIXES):
+                supplies.setdefault(drug_key(code), []).append(Supply(span[0], span[1], enc.mdtrt_id, line.rx_id))
         if enc.dscg_date is not None:
             adm = enc.adm_date or enc.dscg_date
             stays.append(Stay(enc.mdtrt_id, enc.med_type, enc.med_mdtrt_type, adm, enc.dscg_date, main_diagnosis(enc)))

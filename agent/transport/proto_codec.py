@@ -259,23 +259,23 @@ def response_to_proto(outcome: CheckOutcome, task_id: str) -> pb.CheckResponse:
     )
     add_alert = response.alerts.add
     for a in result.alerts:
-        _add_lines(add_alert(**_alert_fields(a)), a)
+        _alert(add_alert, a)
     return response
 
 
-def _alert_fields(a: m.Alert) -> dict[str, Any]:
-    return {
-        "jr_id": a.jr_id, "rule_id": a.rule_id, "rule_name": a.rule_name, "kp_id": a.kp_id, "vola_cont": a.vola_cont,
-        "sev_deg": a.sev_deg, "workflow_impact": _IMPACT.get(a.workflow_impact, pb.WORKFLOW_IMPACT_UNSPECIFIED),
-        "vola_amt": str(a.vola_amt.quantize(_CENT)), "rx_ids": a.rx_ids, "vola_evid": a.vola_evid,
-        "mdtrt_id": a.mdtrt_id, "drord_dr_codg": a.drord_dr_codg,
-    }  # fmt: skip
-
-
-def _add_lines(alert: pb.Alert, a: m.Alert) -> None:
+def _alert(add: Callable[..., pb.Alert], a: m.Alert) -> pb.Alert:
+    """`a` as a proto Alert made by `add` (a repeated field's `add`, or the message class). Literal keywords:
+    building a dict to unpack cost ~0.5 µs per alert."""
+    alert = add(
+        jr_id=a.jr_id, rule_id=a.rule_id, rule_name=a.rule_name, kp_id=a.kp_id, vola_cont=a.vola_cont,
+        sev_deg=a.sev_deg, workflow_impact=_IMPACT.get(a.workflow_impact, pb.WORKFLOW_IMPACT_UNSPECIFIED),
+        vola_amt=str(a.vola_amt.quantize(_CENT)), rx_ids=a.rx_ids, vola_evid=a.vola_evid, mdtrt_id=a.mdtrt_id,
+        drord_dr_codg=a.drord_dr_codg,
+    )  # fmt: skip
     add_line = alert.lines.add
     for x in a.lines:
         add_line(rx_id=x.rx_id, vola_item_type=x.vola_item_type, vola_amt=str(x.vola_amt.quantize(_CENT)))
+    return alert
 
 
 def event_to_proto(event: AlertEvent) -> pb.AlertEvent:
@@ -293,6 +293,5 @@ def event_to_proto(event: AlertEvent) -> pb.AlertEvent:
         out.unavailable.mdtrt_id = event.mdtrt_id
         out.unavailable.reason = event.unavailable
     else:
-        out.alert.CopyFrom(pb.Alert(**_alert_fields(event.alert)))
-        _add_lines(out.alert, event.alert)
+        out.alert.CopyFrom(_alert(pb.Alert, event.alert))
     return out

@@ -25,13 +25,18 @@ __all__ = [
     "Family",
     "Finding",
     "Hit",
+    "Use",
     "age_in",
+    "earlier_span",
+    "earlier_uses",
     "line_amount",
     "once_per_point",
     "unit_price",
 ]
 
 Hit = tuple[OrderLine, CompiledPoint]
+# (first date, last date, line, current) of one use of a code: what the course and interval families compare
+Use = tuple[date, date, OrderLine, bool]
 
 # a line whose stop date lies further out is taken to cover this many days (bounds per-day work on bad data)
 MAX_SPAN_DAYS = 1000
@@ -97,6 +102,28 @@ def _span(first: date, stop: date | None) -> tuple[date, date]:
     return first, min(stop, first + timedelta(days=MAX_SPAN_DAYS - 1))
 
 
+def earlier_span(enc: Encounter, line: OrderLine) -> tuple[date, date] | None:
+    """First and last date (inclusive) a line of an earlier encounter covers: undated, its encounter's admission,
+    else discharge date (None with neither); a long-standing order without a stop date runs to that discharge."""
+    first = line.begn_date or enc.adm_date or enc.dscg_date
+    if first is None:
+        return None
+    stop = line.stop_date if line.stop_date is not None or not line.long_drord else enc.dscg_date
+    return _span(first, stop)
+
+
+def earlier_uses(encounters: Iterable[Encounter]) -> dict[str, list[Use]]:
+    """The uses (dated lines with cnt > 0) of earlier encounters by national code, in encounter order: built once
+    per history snapshot, so a check reads spans instead of computing them."""
+    out: dict[str, list[Use]] = {}
+    for enc in encounters:
+        for line in enc.orders:
+            span = earlier_span(enc, line) if line.cnt > 0 else None
+            if span is not None:
+                out.setdefault(line.hilist_code, []).append((span[0], span[1], line, False))
+    return out
+
+
 def age_in(birth: date, on: date, unit: str) -> int:
     """Completed years, months or days of age on `on`."""
     if unit == "day":
@@ -117,7 +144,7 @@ class Context:
         request: CheckRequest,
         kb: CompiledKB,
         service_date: date,
-        history_by_code: Mapping[str, list[tuple[Encounter, OrderLine]]] | None = None,
+        history_uses: Mapping[str, list[Use]] | None = None,
     ) -> None:
         self.request = request
         self.kb = kb
@@ -139,8 +166,8 @@ class Context:
         #: an internet-hospital (互联网诊疗) encounter
         self.is_internet: bool = enc.internet_flag or enc.med_type in params.internet_med_types
         self._encounter_by_code: dict[str, list[OrderLine]] | None = None
-        #: request.history's lines by national code, when the caller has them precompiled (the history snapshot)
-        self._history_by_code: Mapping[str, list[tuple[Encounter, OrderLine]]] | None = history_by_code
+        #: request.history's uses by national code, when the caller has them precompiled (the history snapshot)
+        self._history_uses: Mapping[str, list[Use]] | None = history_uses
         self._diagnosis_codes: tuple[str, ...] | None = None
 
     def say(self, key: str, **fields: object) -> str:
@@ -159,13 +186,6 @@ class Context:
             stop = self.encounter.dscg_date or self.service_date
         return _span(self.line_date(line), stop)
 
-    def history_span(self, enc: Encounter, line: OrderLine) -> tuple[date, date] | None:
-        """Like line_span for a line of an earlier encounter (undated: its admission, else discharge date; a
-        long-standing order without a stop date runs to that encounter's discharge)."""
-        first = line.begn_date or enc.adm_date or enc.dscg_date
-        stop = line.stop_date if line.stop_date is not None or not line.long_drord else enc.dscg_date
-        return None if first is None else _span(first, stop)
-
     @staticmethod
     def _point_codes(point: CompiledPoint, codes: Iterable[str]) -> list[str]:
         """Those of `codes` that `point` is indexed under."""
@@ -181,12 +201,12 @@ class Context:
             return list(self.encounter_by_code[matched[0]])
         return [o for o in self.encounter.orders if o.hilist_code in matched] if matched else []
 
-    def point_history(self, point: CompiledPoint) -> list[tuple[Encounter, OrderLine]]:
-        """Lines of earlier encounters (request.history) billed under one of `point`'s codes, grouped by code."""
+    def point_history(self, point: CompiledPoint) -> list[Use]:
+        """Uses of `point`'s codes in earlier encounters (request.history), grouped by code (`earlier_uses`)."""
         if not self.request.history:
             return []
-        by_code = self.history_by_code
-        return [pair for code in self._point_codes(point, by_code) for pair in by_code[code]]
+        by_code = self.history_uses
+        return [use for code in self._point_codes(point, by_code) for use in by_code[code]]
 
     @property
     def encounter_by_code(self) -> dict[str, list[OrderLine]]:
@@ -199,15 +219,11 @@ class Context:
         return out
 
     @property
-    def history_by_code(self) -> Mapping[str, list[tuple[Encounter, OrderLine]]]:
-        """Lines of earlier encounters (request.history) by national code."""
-        out = self._history_by_code
+    def history_uses(self) -> Mapping[str, list[Use]]:
+        """Uses of earlier encounters' lines (request.history) by national code."""
+        out = self._history_uses
         if out is None:
-            built: dict[str, list[tuple[Encounter, OrderLine]]] = {}
-            for enc in self.request.history:
-                for o in enc.orders:
-                    built.setdefault(o.hilist_code, []).append((enc, o))
-            out = self._history_by_code = built
+            out = self._history_uses = earlier_uses(self.request.history)
         return out
 
     @property

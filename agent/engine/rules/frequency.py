@@ -76,11 +76,27 @@ def _findings(ctx: Context, point: CompiledPoint) -> list[Finding]:
     cap: Decimal = point.params.max_per_day
     lines = ctx.point_lines(point)
     if len(lines) == 1:
-        first, last = ctx.line_span(lines[0])
-        if lines[0].cnt <= cap * ((last - first).days + 1):
+        line = lines[0]
+        first, last = ctx.line_span(line)
+        days = (last - first).days + 1
+        if line.cnt <= cap * days:
             return []  # the usual case: one line within its days' worth
+        if line.current:  # the usual violation: one line over on each of its days (what the general walk gives)
+            share = line.cnt / days if days > 1 else line.cnt
+            if share - cap <= EPSILON:
+                return []
+            qty = ZERO
+            for _ in range(days):
+                qty += share - cap
+            return [_finding(ctx, point, line, qty, first=first, n_days=days)]
     elif sum(line.cnt for line in lines) <= cap and all(line.cnt >= 0 for line in lines):
         return []  # all of it would fit in one day (a refund on another day could hide an over day)
+    return walk(ctx, point, lines)
+
+
+def walk(ctx: Context, point: CompiledPoint, lines: list[OrderLine]) -> list[Finding]:
+    """The per-date walk over all of the point's lines in this encounter (see the module docstring)."""
+    cap: Decimal = point.params.max_per_day
     # (line, first date, days covered, per-day share) for every line of the point in this encounter
     spread: list[tuple[OrderLine, date, int, Decimal]] = []
     totals: dict[date, Decimal] = {}
@@ -115,23 +131,35 @@ def _findings(ctx: Context, point: CompiledPoint) -> list[Finding]:
 
     out: list[Finding] = []
     for i, qty in sorted(excess.items()):
-        line = spread[i][0]
-        amount = min(qty * unit_price(line), line_amount(line))
         on = dates[i]
-        when = on[0].isoformat() if len(on) == 1 else f"{on[0].isoformat()}等{len(on)}日"
-        when_en = f"on {on[0].isoformat()}" if len(on) == 1 else f"on {len(on)} days from {on[0].isoformat()}"
-        text = ctx.say(
-            f"frequency.{point.params.unit}",
-            item=line.hilist_name or point.item_name,
-            max=_num(cap),
-            when=when,
-            when_en=when_en,
-            excess=_num(qty),
-            rule=point.rule.rule_name,
-        )
         related = tuple(spread[j][0] for j in sorted({j for d in on for j in on_day[d]}) if j != i)
-        out.append(Finding(point, ((line, amount),), text, related))
+        out.append(_finding(ctx, point, spread[i][0], qty, first=on[0], n_days=len(on), related=related))
     return out
+
+
+def _finding(
+    ctx: Context,
+    point: CompiledPoint,
+    line: OrderLine,
+    qty: Decimal,
+    *,
+    first: date,
+    n_days: int,
+    related: tuple[OrderLine, ...] = (),
+) -> Finding:
+    """`line` carries `qty` units of excess on `n_days` over dates from `first`."""
+    amount = min(qty * unit_price(line), line_amount(line))
+    day = first.isoformat()
+    text = ctx.say(
+        f"frequency.{point.params.unit}",
+        item=line.hilist_name or point.item_name,
+        max=_num(point.params.max_per_day),
+        when=day if n_days == 1 else f"{day}等{n_days}日",
+        when_en=f"on {day}" if n_days == 1 else f"on {n_days} days from {day}",
+        excess=_num(qty),
+        rule=point.rule.rule_name,
+    )
+    return Finding(point, ((line, amount),), text, related)
 
 
 check = once_per_point(_findings)

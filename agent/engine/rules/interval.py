@@ -17,18 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import timedelta
 from typing import Any
 
 from ..errors import KbInvalid
 from ..index import CompiledPoint, KbParameters
-from ..model import OrderLine
-from ._base import Context, Family, Finding, line_amount, once_per_point
+from ._base import Context, Family, Finding, Use, line_amount, once_per_point
 
 __all__ = ["FAMILY", "TEXTS", "Use", "collect_uses", "spacing_findings"]
-
-# (first date, last date, line, current) of one use of a point's codes
-Use = tuple[date, date, OrderLine, bool]
 
 TEXTS = {
     "interval.too_close": {
@@ -75,10 +71,7 @@ def collect_uses(ctx: Context, point: CompiledPoint, with_history: bool) -> list
             first, last = ctx.line_span(line)
             uses.append((first, last, line, line.current))
     if with_history:
-        for enc, line in ctx.point_history(point):
-            span = ctx.history_span(enc, line) if line.cnt > 0 else None
-            if span is not None:
-                uses.append((span[0], span[1], line, False))
+        uses.extend(ctx.point_history(point))
     return uses
 
 
@@ -97,9 +90,11 @@ def spacing_findings(ctx: Context, point: CompiledPoint, n: int, uses: Sequence[
     current = sorted((u for u in uses if u[3]), key=lambda u: u[0])  # stable: HIS order within a date
     item = point.item_name
     out: list[Finding] = []
+    within = timedelta(days=n)
     for use in current:
         first, last, line, _ = use
-        close = [u for u in accepted if _gap(u, use) < n]
+        lo, hi = first - within, last + within  # _gap(u, use) < n, without a call per accepted use
+        close = [u for u in accepted if u[1] > lo and u[0] < hi]
         name = line.hilist_name or item
         if close:
             nearest = min(close, key=lambda u: (_gap(u, use), u[0]))
