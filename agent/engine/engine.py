@@ -92,17 +92,20 @@ def _order_key(f: Finding) -> tuple[str, str, list[str]]:
 def _to_alert(f: Finding, jr_id: str, mdtrt_id: str) -> Alert:
     rule = f.point.rule
     lines = []
+    rx_ids = []
     total = ZERO_CENTS
     for line, raw_amount in f.violating:
         amount = raw_amount.quantize(CENT) if raw_amount > 0 else ZERO_CENTS  # an amount at risk is never negative
         total += amount
         lines.append(AlertLine(line.rx_id, "1", amount))
+        rx_ids.append(line.rx_id)
     if f.related:
-        seen = {al.rx_id for al in lines}
+        seen = set(rx_ids)
         for line in f.related:
             if line.rx_id not in seen:
                 seen.add(line.rx_id)
                 lines.append(AlertLine(line.rx_id, "2", ZERO_CENTS))
+                rx_ids.append(line.rx_id)
     return Alert(  # positional: the order of Alert's fields
         jr_id,
         rule.rule_id,
@@ -113,7 +116,7 @@ def _to_alert(f: Finding, jr_id: str, mdtrt_id: str) -> Alert:
         f.sev_deg or rule.sev_deg,
         f.workflow_impact or rule.workflow_impact,
         total,
-        tuple([al.rx_id for al in lines]),
+        tuple(rx_ids),
         tuple(lines),
         f.point.constraint,
         mdtrt_id,
