@@ -50,7 +50,8 @@ TARGETS: tuple[Target, ...] = (
            (("KB points", ("trace", "kb_points")), ("ledger codes", ("trace", "codes")))),
     Target("KB reload (full bundle), offer to swap", ("kb_reload", "agent_reload_full", "to_swap_ms"), "<=", 1000,
            "ms", "#7 MS6", _KB),
-    Target("engine p99 with 5 years of history (warm)", ("history", "engine_warm_history", "p99_us"), "<=", 100, "µs",
+    Target("engine p99 with 5 years of history (warm)", ("history", "engine_warm_history", "p99_median_round_us"),
+           "<=", 100, "µs",
            "#11, history"),
 )  # fmt: skip
 

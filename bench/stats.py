@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import math
 import resource
+import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["CURVE", "Timing", "peak_rss_mib", "sample", "summarize"]
+__all__ = ["CURVE", "Rounds", "Timing", "peak_rss_mib", "sample", "sample_rounds", "summarize"]
 
 # quantiles kept for the plot: the body and the tail of a latency distribution
 CURVE = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999)
@@ -90,6 +91,52 @@ def sample(fn: Callable[[], object], iterations: int, warmup: int, pause_s: floa
         fn()
         samples[i] = clock() - started
     return summarize(samples)
+
+
+@dataclass(frozen=True, slots=True)
+class Rounds:
+    """One series timed in rounds taken in turn with others: every sample pooled, and each round's own p99 (µs)."""
+
+    pooled: Timing
+    round_p99: tuple[float, ...]
+
+    @property
+    def median_round_p99(self) -> float:
+        """The median of the rounds' p99: a burst of noise on the host that spoils one round does not move it."""
+        return statistics.median(self.round_p99)
+
+    def as_dict(self) -> dict[str, object]:
+        """The pooled figures, each round's p99 and their median."""
+        return {
+            **self.pooled.as_dict(),
+            "p99_rounds_us": [round(v, 1) for v in self.round_p99],
+            "p99_median_round_us": round(self.median_round_p99, 1),
+        }
+
+
+def sample_rounds(
+    fns: Mapping[str, Callable[[], object]], iterations: int, warmup: int, rounds: int = 5
+) -> dict[str, Rounds]:
+    """Time each of `fns` `iterations` times in all, in `rounds` rounds taken in turn (a, b, c, a, b, c, …) after
+    `warmup` untimed calls each. Noise on a shared host (another tenant, a kernel thread) comes in bursts of a
+    second or two; taken in turn, a burst falls on every series alike and on few of its rounds."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    per_round = max(1, iterations // rounds)
+    samples: dict[str, list[int]] = {name: [] for name in fns}
+    p99s: dict[str, list[float]] = {name: [] for name in fns}
+    clock = time.perf_counter_ns
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            taken = [0] * per_round
+            for i in range(per_round):
+                started = clock()
+                fn()
+                taken[i] = clock() - started
+            samples[name] += taken
+            p99s[name].append(summarize(taken).p99)
+    return {name: Rounds(summarize(samples[name]), tuple(p99s[name])) for name in fns}
 
 
 def peak_rss_mib() -> float:

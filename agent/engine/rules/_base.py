@@ -154,9 +154,8 @@ class Context:
         self.encounter = enc = request.encounter
         self.locale = resolve_locale(request.locale)
         orders = enc.orders
-        #: lines under check now (curr_drord_flag 1) / given as context (curr_drord_flag 0)
+        #: lines under check now (curr_drord_flag 1); `earlier_lines` are those given as context (flag 0)
         self.current_lines: tuple[OrderLine, ...] = tuple([o for o in orders if o.current])
-        self.earlier_lines: tuple[OrderLine, ...] = tuple([o for o in orders if not o.current])
         #: inpatient / outpatient / emergency / pharmacy from med_type (or med_mdtrt_type); None if unknown
         self.visit_class: str | None = params.visit_class_by_med_type.get(enc.med_type) or (
             params.visit_class_by_med_mdtrt_type.get(enc.med_mdtrt_type)
@@ -206,6 +205,8 @@ class Context:
         if not self.request.history:
             return []
         by_code = self.history_uses
+        if len(point.codes) == 1:
+            return list(by_code.get(point.codes[0], ()))
         return [use for code in self._point_codes(point, by_code) for use in by_code[code]]
 
     @property
@@ -225,6 +226,11 @@ class Context:
         if out is None:
             out = self._history_uses = earlier_uses(self.request.history)
         return out
+
+    @property
+    def earlier_lines(self) -> tuple[OrderLine, ...]:
+        """Lines of this encounter given as context (curr_drord_flag 0): already accepted."""
+        return tuple([o for o in self.encounter.orders if not o.current])
 
     @property
     def diagnosis_codes(self) -> tuple[str, ...]:

@@ -27,20 +27,16 @@ CONFIRM_SEV = "3"
 
 TEXTS = {
     "indication.mismatch": {
-        "zh-CN": "【{item}】医保限定支付范围：{scope}；"
-        "本次就诊诊断（{diagnoses}）不符合限定支付适应症（{rule}）。",
-        "en": "[{item}] is paid only for: {scope}; "
-        "the encounter's diagnoses ({diagnoses_en}) do not match ({rule}).",
+        "zh-CN": "【{item}】医保限定支付范围：{scope}；本次就诊诊断（{diagnoses}）不符合限定支付适应症（{rule}）。",
+        "en": "[{item}] is paid only for: {scope}; the encounter's diagnoses ({diagnoses_en}) do not match ({rule}).",
     },
     "indication.no_diagnosis": {
-        "zh-CN": "【{item}】医保限定支付范围：{scope}；"
-        "本次就诊未提供诊断，无法确认符合限定支付适应症（{rule}）。",
+        "zh-CN": "【{item}】医保限定支付范围：{scope}；本次就诊未提供诊断，无法确认符合限定支付适应症（{rule}）。",
         "en": "[{item}] is paid only for: {scope}; the encounter has no diagnosis to show it ({rule}).",
     },
     "indication.confirm": {
         "zh-CN": "【{item}】医保限定支付：{confirm}。请确认患者符合后填写理由（{rule}）。",
-        "en": "[{item}] is paid only when: {confirm}. "
-        "Confirm the patient qualifies and give a reason ({rule}).",
+        "en": "[{item}] is paid only when: {confirm}. Confirm the patient qualifies and give a reason ({rule}).",
     },
 }
 
@@ -88,23 +84,28 @@ def _scope(constraint: str) -> str:
 
 def check(ctx: Context, hits: Sequence[Hit]) -> list[Finding]:
     """Flag lines whose encounter has no matching diagnosis; prompt for unmappable indications."""
-    shown = ctx.diagnosis_codes
-    keys = tuple(_key(code) for code in shown)
+    keys: tuple[str, ...] | None = None  # the diagnoses as prefixes compare, once a point has ICD-10 prefixes
     out: list[Finding] = []
     for line, point in hits:
         params: IndicationParams = point.params
         item = line.hilist_name or point.item_name
-        amount = ((line, line_amount(line)),)
         if not params.icd10:
             text = ctx.say("indication.confirm", item=item, confirm=params.confirm, rule=point.rule.rule_name)
             out.append(
                 Finding(
-                    point, amount, text, sev_deg=CONFIRM_SEV, workflow_impact=WorkflowImpact.REASON_REQUIRED
+                    point,
+                    ((line, line_amount(line)),),
+                    text,
+                    sev_deg=CONFIRM_SEV,
+                    workflow_impact=WorkflowImpact.REASON_REQUIRED,
                 )
             )
             continue
+        if keys is None:
+            keys = tuple([_key(code) for code in ctx.diagnosis_codes])
         if any(key.startswith(params.icd10) for key in keys):
             continue
+        shown = ctx.diagnosis_codes
         text = ctx.say(
             "indication.mismatch" if shown else "indication.no_diagnosis",
             item=item,
@@ -113,7 +114,7 @@ def check(ctx: Context, hits: Sequence[Hit]) -> list[Finding]:
             diagnoses_en=", ".join(shown),
             rule=point.rule.rule_name,
         )
-        out.append(Finding(point, amount, text))
+        out.append(Finding(point, ((line, line_amount(line)),), text))
     return out
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from ..errors import KbInvalid
@@ -75,6 +75,10 @@ def collect_uses(ctx: Context, point: CompiledPoint, with_history: bool) -> list
     return uses
 
 
+def _first(use: Use) -> date:
+    return use[0]
+
+
 def _gap(x: Use, y: Use) -> int:
     """Days between two uses: 0 when what they cover overlaps."""
     if x[1] < y[0]:
@@ -86,8 +90,11 @@ def _gap(x: Use, y: Use) -> int:
 
 def spacing_findings(ctx: Context, point: CompiledPoint, n: int, uses: Sequence[Use], prefix: str) -> list[Finding]:
     """Findings for current uses closer than `n` days to an accepted use; texts `<prefix>.too_close/too_many`."""
-    accepted = [u for u in uses if not u[3]]
-    current = sorted((u for u in uses if u[3]), key=lambda u: u[0])  # stable: HIS order within a date
+    accepted: list[Use] = []
+    current: list[Use] = []
+    for u in uses:
+        (current if u[3] else accepted).append(u)
+    current.sort(key=_first)  # stable: HIS order within a date
     item = point.item_name
     out: list[Finding] = []
     within = timedelta(days=n)
@@ -107,7 +114,7 @@ def spacing_findings(ctx: Context, point: CompiledPoint, n: int, uses: Sequence[
                 gap=_gap(nearest, use),
                 rule=point.rule.rule_name,
             )
-            out.append(Finding(point, ((line, line_amount(line)),), text, tuple(u[2] for u in close)))
+            out.append(Finding(point, ((line, line_amount(line)),), text, tuple([u[2] for u in close])))
             continue
         accepted.append(use)
         allowed = (last - first).days // n + 1
