@@ -8,11 +8,11 @@ name the same field for the same bad input. `response_to_proto` renders a `Check
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fundguard.agent.engine import model as m
 from fundguard.agent.engine.errors import InvalidField
@@ -122,15 +122,17 @@ def _diagnosis(d: pb.Diagnosis) -> m.Diagnosis:
     )
 
 
-def _each(items: Iterable[P], convert: Callable[[P], D], where: str) -> tuple[D, ...]:
-    """Convert every element of a repeated field; the path `where[i]` is built only when an element is refused."""
-    out = []
-    for i, item in enumerate(items):
-        try:
-            out.append(convert(item))
-        except InvalidField as exc:
-            raise _within(f"{where}[{i}]", exc) from None
-    return tuple(out)
+def _each(items: Sequence[P], convert: Callable[[P], D], where: str) -> tuple[D, ...]:
+    """Convert every element of a repeated field; the path `where[i]` is found only when an element is refused."""
+    try:
+        return tuple([convert(item) for item in items])
+    except InvalidField:
+        for i, item in enumerate(items):  # the error path only: find the first refused element again
+            try:
+                convert(item)
+            except InvalidField as exc:
+                raise _within(f"{where}[{i}]", exc) from None
+        raise
 
 
 def _order_line(o: pb.Order) -> m.OrderLine:
@@ -234,7 +236,8 @@ def request_from_proto(msg: pb.CheckRequest) -> ParsedRequest:
     if trig_scen and trig_scen not in TRIG_SCENS:
         raise InvalidField("must be 1–10 (national trig_scen dictionary)", "trig_scen")
     task_id = msg.task_id.strip()
-    service_date = parse_date(msg.service_date, "service_date")
+    raw = msg.service_date
+    service_date = _day(raw, "service_date") if raw else None
     request = m.CheckRequest(
         trig_scen=trig_scen,
         patient=patient,
