@@ -13,7 +13,7 @@ so its amount is never counted twice. The point is indexed under both codes, so 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import KbInvalid
 from ..index import CompiledPoint, KbParameters
 from ..model import OrderLine
-from ._base import Context, Family, Finding, line_amount, once_per_point
+from ._base import Context, Family, Finding, Hit, line_amount
 
 __all__ = ["FAMILY", "TEXTS"]
 
@@ -73,12 +73,26 @@ def _names(point: CompiledPoint) -> tuple[str, str]:
     return (a, b) if sep else (point.item_name, point.item_name)
 
 
-def _findings(ctx: Context, point: CompiledPoint) -> list[Finding]:
+def check(ctx: Context, hits: Sequence[Hit]) -> list[Finding]:
+    """Each distinct point once: most name a pair this encounter does not bill both items of (two dict probes)."""
+    by_code = ctx.encounter_by_code
+    out: list[Finding] = []
+    seen: set[str] = set()
+    for _, point in hits:
+        if point.kp_id in seen:
+            continue
+        seen.add(point.kp_id)
+        p: PairParams = point.params
+        a_lines = by_code.get(p.a)
+        if a_lines:
+            b_lines = by_code.get(p.b)
+            if b_lines:
+                out.extend(_findings(ctx, point, a_lines, b_lines))
+    return out
+
+
+def _findings(ctx: Context, point: CompiledPoint, a_lines: list[OrderLine], b_lines: list[OrderLine]) -> list[Finding]:
     p: PairParams = point.params
-    a_lines = ctx.encounter_by_code.get(p.a)
-    b_lines = ctx.encounter_by_code.get(p.b)
-    if not a_lines or not b_lines:
-        return []
     same_day = p.window == "day" or ctx.visit_class != "inpatient"
     # violating line -> lines it clashes with (insertion order keeps the output deterministic)
     clashes: dict[str, tuple[OrderLine, list[OrderLine]]] = {}
@@ -108,9 +122,6 @@ def _findings(ctx: Context, point: CompiledPoint) -> list[Finding]:
         )
         out.append(Finding(point, ((bad, line_amount(bad)),), text, tuple(others)))
     return out
-
-
-check = once_per_point(_findings)
 
 
 FAMILY = Family("pair", compile_params, check)
