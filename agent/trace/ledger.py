@@ -4,7 +4,8 @@
 start (`agent.connections`): each call checks one out, so the check path (the transports' worker threads) reads in
 parallel while a dispense or an import writes (WAL), and the open files never grow with threads. It offers:
 - the check path, `facts_for(request, policy)`: one prepared, indexed statement per scanned code (never a scan),
-  answering a `TraceFacts` snapshot the pure engine judges;
+  answering a `TraceFacts` snapshot the pure engine judges; drug lines without codes whose drugs the 无码库 holds
+  none of are answered from memory (`nocode_view`), so `needs_disk` is False for them;
 - loading: the product catalogue, inbound (入库) codes and the 无码库, idempotent and batched (`stock.py`);
 - settlement: `dispense` (3505) and `return_line` (3506), atomic (`settle.py`);
 - `lookup(code)` and `counts()` for the command line and status.
@@ -27,6 +28,7 @@ from fundguard.agent.faults import FaultLatch
 
 from . import describe, settle, stock
 from .codes import DOMESTIC_LENGTH, CodeKind, CodeProblem, TraceCode, parse_code
+from .nocode_view import NocodeView
 from .schema import connect
 from .settle import DispenseOutcome, ReturnOutcome, Sale
 from .stock import ImportCounts, InboundRecord, NocodeStock, Product
@@ -75,6 +77,8 @@ class TraceLedger:
         self.path = path
         self._connections = ConnectionPool(path, connect, "trace ledger", connections)  # the first creates the schema
         self.fault = FaultLatch(str(path))  # the last failed write (disk full, locked): the `trace_ledger` alarm
+        self._nocode = NocodeView(connect(path, create=False))  # which drugs the 无码库 holds, kept current
+        self._nocode.refresh_if_stale()
 
     def _run(self, work: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kw: P.kwargs) -> T:
         """`work(db, ...)` on a connection checked out for it."""
@@ -83,6 +87,7 @@ class TraceLedger:
 
     def close(self) -> None:
         """Close every connection."""
+        self._nocode.close()
         self._connections.close()
 
     def __enter__(self) -> TraceLedger:
@@ -121,15 +126,19 @@ class TraceLedger:
 
     def needs_disk(self, request: CheckRequest, policy: TracePolicy) -> bool:
         """Whether `facts_for` queries the ledger for `request`: a current line carries a code, or is a drug that
-        may draw the 无码库 (the same tests as `facts_for`). Otherwise its answer is empty and costs no query."""
+        may draw the 无码库 and the in-memory view cannot rule that out (the same tests as `facts_for`). Otherwise
+        its answer is empty and costs no query."""
         prefixes, exempt = policy.required_prefixes, policy.exempt_codes
+        drugs: list[str] = []
         for line in request.encounter.orders:
-            if line.current and (
-                any(raw.strip() for raw in line.drug_trac_codg)
-                or (line.hilist_code.startswith(prefixes) and line.hilist_code not in exempt)
-            ):
+            if not line.current:
+                continue
+            if any(raw.strip() for raw in line.drug_trac_codg):
                 return True
-        return False
+            code = line.hilist_code
+            if code.startswith(prefixes) and code not in exempt:
+                drugs.append(code)
+        return bool(drugs) and not self._nocode.holds_none_of(drugs)
 
     def facts_for(self, request: CheckRequest, policy: TracePolicy) -> TraceFacts:
         """What the ledger knows of every code on the current lines, and the 无码库 left for the drugs of the
@@ -150,6 +159,8 @@ class TraceLedger:
             # only a drug that may need a code can draw the 无码库 (services, materials: no query on the hot path)
             if not scanned and code.startswith(policy.required_prefixes) and code not in policy.exempt_codes:
                 drugs.setdefault(code, set()).add(line.rx_id)
+        if drugs and self._nocode.holds_none_of(drugs):
+            drugs = {}  # the 无码库 holds none of them: its answer would be empty
         if not rx_ids and not drugs:  # nothing to ask the ledger (`needs_disk` is False): no connection, no query
             return TraceFacts(MappingProxyType({}), MappingProxyType({}), policy)
         snapshot = len(rx_ids) + (1 if drugs else 0) > 1  # one statement is a snapshot by itself
@@ -162,6 +173,8 @@ class TraceLedger:
             finally:
                 if snapshot:
                     db.execute("COMMIT")
+        if drugs:
+            self._nocode.refresh_if_stale()  # so that the next check of drugs it lacks need not ask
         return TraceFacts(MappingProxyType(codes), MappingProxyType(nocode), policy)
 
     @staticmethod
