@@ -189,8 +189,8 @@ def test_threads_read_in_parallel_with_the_pools_connections(ledger: TraceLedger
 @needs_proc
 def test_new_threads_open_no_files(tmp_path: Path) -> None:
     """The ledger's files are opened at start (two pooled connections and the 无码库 view's: database and WAL
-    each, and the shared memory index); twelve new threads, twice, checking codes and recording sales at once, leave them as they were, and
-    close() closes them all."""
+    each, and the shared memory index); twelve new threads, twice, checking codes and recording sales at once,
+    leave them as they were, and close() closes them all."""
     ledger = stocked_ledger(tmp_path / "trace.sqlite3", connections=2)
     at_start = open_files(tmp_path)
     assert Counter({"trace.sqlite3": 3, "trace.sqlite3-wal": 3, "trace.sqlite3-shm": 1}) == at_start
