@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import io
 import json
 import logging
@@ -16,6 +17,8 @@ from structlog.testing import capture_logs
 from fundguard.agent.config import LogSettings
 from fundguard.agent.engine import model as m
 from fundguard.agent.log import (
+    bind_check,
+    clear_check,
     configure_logging,
     ensure_logging,
     enter_identity,
@@ -220,3 +223,29 @@ def test_remembered_identity_is_masked_in_later_events(stream: io.StringIO) -> N
     assert "RuntimeError: ** P-******77" == lines(stream)[0]["exception"]
     reset_logging()
     assert "李四" == masked(event="李四")["event"]
+
+
+def test_bound_check_is_on_every_line_of_its_context(stream: io.StringIO) -> None:
+    """`bind_check` puts the encounter and the (masked) patient on later lines of the same context, structlog's and
+    a library's stdlib ones alike; an event's own `mdtrt_id` wins; another context and `clear_check` see none."""
+    log = structlog.get_logger("t")
+
+    def in_check() -> None:
+        bind_check("E-0001", "P-12345601")
+        log.info("a")
+        logging.getLogger("lib").warning("b")
+        log.info("c", mdtrt_id="E-0002")
+        clear_check()
+        log.info("d")
+
+    contextvars.Context().run(in_check)
+    contextvars.Context().run(log.info, "e")  # another context (empty, as a new RPC task's would be)
+    got = {e["event"]: (e.get("mdtrt_id"), e.get("patn_id")) for e in lines(stream)}
+    assert {
+        "a": ("E-0001", "P-******01"),
+        "b": ("E-0001", "P-******01"),
+        "c": ("E-0002", "P-******01"),
+        "d": (None, None),
+        "e": (None, None),
+    } == got
+    assert "P-12345601" not in stream.getvalue()

@@ -22,10 +22,10 @@ import structlog
 from google.protobuf.message import DecodeError, Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from structlog.contextvars import bind_contextvars
 
 from fundguard.agent.engine.errors import FundguardError, InvalidField, KbUnavailable
 from fundguard.agent.intake import ParsedRequest
+from fundguard.agent.log import bind_check
 from fundguard.agent.service import CheckService
 from fundguard.v1 import compliance_pb2 as pb
 
@@ -216,7 +216,7 @@ class CheckHandler:
             ) from None
         parsed = request_from_proto(msg)
         request = parsed.request
-        bind_contextvars(mdtrt_id=request.encounter.mdtrt_id, patn_id=request.patient.patn_id)
+        bind_check(request.encounter.mdtrt_id, request.patient.patn_id)
         return parsed
 
     def answer(self, parsed: ParsedRequest) -> pb.CheckResponse:

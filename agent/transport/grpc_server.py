@@ -40,6 +40,7 @@ from .grpc_handlers import AlertStream, FeedbackHandler, status_proto
 from .grpc_history import HistoryRpcs
 from .grpc_trace import TraceRpcs
 from .health import HEALTH_SERVICE_NAME, AgentHealth
+from .loop_thread import new_event_loop
 from .proto_codec import SERVICE_NAME
 
 if TYPE_CHECKING:
@@ -219,7 +220,7 @@ def create_server(
     """
     ensure_logging()
     check_pool = ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="fundguard-check")
-    loop = asyncio.new_event_loop()
+    loop = new_event_loop()
     thread = threading.Thread(target=_run_loop, args=(loop,), name="fundguard-grpc-loop", daemon=True)
     thread.start()
     try:

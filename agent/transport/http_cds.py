@@ -25,11 +25,11 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from structlog.contextvars import bind_contextvars, clear_contextvars
 
 from fundguard.adapters.his import cds_hooks
 from fundguard.agent.engine.errors import FundguardError, InvalidField, KbUnavailable
 from fundguard.agent.feedback import DecisionStore, StoreResult
+from fundguard.agent.log import bind_check, clear_check
 from fundguard.agent.service import CheckService
 
 from .budget import OVER_BUDGET, CheckBudget
@@ -93,7 +93,7 @@ class _CdsService:
 
     async def _answer(self, request: web.Request, handler: Callable[[str, bytes, str], dict[str, Any]]) -> web.Response:
         service_id = request.match_info["id"]
-        clear_contextvars()  # the connection's task serves request after request: start each one clean
+        clear_check()  # the connection's task serves request after request: start each one clean
         try:
             hook = cds_hooks.SERVICES.get(service_id)
             if hook is None:
@@ -125,7 +125,7 @@ class _CdsService:
         decoded = cds_hooks.decode(raw, hook=hook, locale=locale)
         request = decoded.parsed.request
         # the rest of this request's log lines (an internal error's traceback too) carry them, masked
-        bind_contextvars(mdtrt_id=request.encounter.mdtrt_id, patn_id=request.patient.patn_id)
+        bind_check(request.encounter.mdtrt_id, request.patient.patn_id)
         outcome = self._service.check(decoded.parsed)
         _log.info("cds.checked", hook=hook, hook_instance=decoded.hook_instance, cards=len(outcome.result.alerts),
                   engine_micros=outcome.engine_micros)  # fmt: skip
