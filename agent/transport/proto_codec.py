@@ -144,20 +144,22 @@ def _order_line(o: pb.Order) -> m.OrderLine:
     rx_id = o.rx_id.strip()
     if not rx_id:
         raise InvalidField("is required", "rx_id")
+    # the memos are probed here first (a value seen before needs no call); `_decimal` / `_day` parse the others
+    decimals, days = _decimals, _days
     raw = o.cnt
-    cnt = _decimal(raw, "cnt") if raw else None
+    cnt = (decimals.get(raw) or _decimal(raw, "cnt")) if raw else None
     if cnt is None:
         raise InvalidField("is required (a decimal number)", "cnt")
     raw = o.pric
-    price = (_decimal(raw, "pric") or _ZERO) if raw else _ZERO
+    price = (decimals.get(raw) or _decimal(raw, "pric") or _ZERO) if raw else _ZERO
     raw = o.sumamt
-    sumamt = _decimal(raw, "sumamt") if raw else None
+    sumamt = (decimals.get(raw) or _decimal(raw, "sumamt")) if raw else None
     raw = o.hilist_pric
-    hilist_pric = _decimal(raw, "hilist_pric") if raw else None
+    hilist_pric = (decimals.get(raw) or _decimal(raw, "hilist_pric")) if raw else None
     raw = o.drord_begn_date
-    begn = _day(raw, "drord_begn_date") if raw else None
+    begn = (days.get(raw) or _day(raw, "drord_begn_date")) if raw else None
     raw = o.drord_stop_date
-    stop = _day(raw, "drord_stop_date") if raw else None
+    stop = (days.get(raw) or _day(raw, "drord_stop_date")) if raw else None
     hilist_code = o.hilist_code.strip()
     hosplist_code = o.hosplist_code.strip()
     if not hilist_code and not hosplist_code:  # checked last, as the JSON model's after-validator does
