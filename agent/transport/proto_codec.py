@@ -253,15 +253,15 @@ def request_from_proto(msg: pb.CheckRequest) -> ParsedRequest:
 
 def response_to_proto(outcome: CheckOutcome, task_id: str) -> pb.CheckResponse:
     """Render the engine's result: money as decimal strings with two places, the date as yyyy-MM-dd.
-    Built in place with `add()`: this runs on every gRPC check."""
+    Built in place with `add()` and attribute assignments (no keyword arguments: each such call builds a dict, ~10 %
+    of this function's instructions under callgrind); this runs on every gRPC check."""
     result = outcome.result
-    response = pb.CheckResponse(
-        judgement_id=result.judgement_id,
-        kb_revision=result.kb_revision,
-        task_id=task_id,
-        service_date=result.service_date.isoformat(),
-        engine_micros=min(max(outcome.engine_micros, 0), _MAX_UINT32),
-    )
+    response = pb.CheckResponse()
+    response.judgement_id = result.judgement_id
+    response.kb_revision = result.kb_revision
+    response.task_id = task_id
+    response.service_date = result.service_date.isoformat()
+    response.engine_micros = min(max(outcome.engine_micros, 0), _MAX_UINT32)
     add_alert = response.alerts.add
     for a in result.alerts:
         _alert(add_alert, a)
@@ -269,17 +269,27 @@ def response_to_proto(outcome: CheckOutcome, task_id: str) -> pb.CheckResponse:
 
 
 def _alert(add: Callable[..., pb.Alert], a: m.Alert) -> pb.Alert:
-    """`a` as a proto Alert made by `add` (a repeated field's `add`, or the message class). Literal keywords:
-    building a dict to unpack cost ~0.5 µs per alert."""
-    alert = add(
-        jr_id=a.jr_id, rule_id=a.rule_id, rule_name=a.rule_name, kp_id=a.kp_id, vola_cont=a.vola_cont,
-        sev_deg=a.sev_deg, workflow_impact=_IMPACT.get(a.workflow_impact, pb.WORKFLOW_IMPACT_UNSPECIFIED),
-        vola_amt=str(a.vola_amt.quantize(_CENT)), rx_ids=a.rx_ids, vola_evid=a.vola_evid, mdtrt_id=a.mdtrt_id,
-        drord_dr_codg=a.drord_dr_codg,
-    )  # fmt: skip
+    """`a` as a proto Alert made by `add` (a repeated field's `add`, or the message class), its fields assigned
+    one by one (cheaper than keyword arguments, see `response_to_proto`)."""
+    alert = add()
+    alert.jr_id = a.jr_id
+    alert.rule_id = a.rule_id
+    alert.rule_name = a.rule_name
+    alert.kp_id = a.kp_id
+    alert.vola_cont = a.vola_cont
+    alert.sev_deg = a.sev_deg
+    alert.workflow_impact = _IMPACT.get(a.workflow_impact, pb.WORKFLOW_IMPACT_UNSPECIFIED)
+    alert.vola_amt = str(a.vola_amt.quantize(_CENT))
+    alert.rx_ids.extend(a.rx_ids)
+    alert.vola_evid = a.vola_evid
+    alert.mdtrt_id = a.mdtrt_id
+    alert.drord_dr_codg = a.drord_dr_codg
     add_line = alert.lines.add
     for x in a.lines:
-        add_line(rx_id=x.rx_id, vola_item_type=x.vola_item_type, vola_amt=str(x.vola_amt.quantize(_CENT)))
+        line = add_line()
+        line.rx_id = x.rx_id
+        line.vola_item_type = x.vola_item_type
+        line.vola_amt = str(x.vola_amt.quantize(_CENT))
     return alert
 
 
