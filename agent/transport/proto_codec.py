@@ -118,20 +118,21 @@ def _diagnosis(d: pb.Diagnosis) -> m.Diagnosis:
         d.dise_name.strip(),
         d.maindise_flag.strip() == "1",
         d.inout_dise_type.strip(),
-        _day(raw, "dise_date") if raw else None,
+        (_days.get(raw) or _day(raw, "dise_date")) if raw else None,
     )
 
 
-def _each(items: Sequence[P], convert: Callable[[P], D], where: str) -> tuple[D, ...]:
-    """Convert every element of a repeated field; the path `where[i]` is found only when an element is refused."""
+def _each(items: Sequence[P], convert: Callable[[P], D], where: str, name: str) -> tuple[D, ...]:
+    """Convert every element of a repeated field; the path `where.name[i]` is built only when an element is
+    refused (then the first refused element is found again)."""
     try:
         return tuple([convert(item) for item in items])
     except InvalidField:
-        for i, item in enumerate(items):  # the error path only: find the first refused element again
+        for i, item in enumerate(items):  # the error path only
             try:
                 convert(item)
             except InvalidField as exc:
-                raise _within(f"{where}[{i}]", exc) from None
+                raise _within(f"{where}.{name}[{i}]", exc) from None
         raise
 
 
@@ -200,9 +201,9 @@ def _encounter(e: pb.Encounter, where: str) -> m.Encounter:
     if not mdtrt_id:
         raise InvalidField("is required", f"{where}.mdtrt_id")
     raw = e.adm_date
-    adm_date = _day(raw, "adm_date", where) if raw else None
+    adm_date = (_days.get(raw) or _day(raw, "adm_date", where)) if raw else None
     raw = e.dscg_date
-    dscg_date = _day(raw, "dscg_date", where) if raw else None
+    dscg_date = (_days.get(raw) or _day(raw, "dscg_date", where)) if raw else None
     operations = e.operations
     return m.Encounter(  # positional: the order of Encounter's fields
         mdtrt_id,
@@ -219,8 +220,8 @@ def _encounter(e: pb.Encounter, where: str) -> m.Encounter:
         e.matn_stas.strip(),
         e.dscg_main_dise_codg.strip().upper(),
         e.internet_flag.strip() == "1",
-        _each(e.diagnoses, _diagnosis, f"{where}.diagnoses"),
-        _each(e.orders, _order_line, f"{where}.orders"),
+        _each(e.diagnoses, _diagnosis, where, "diagnoses"),
+        _each(e.orders, _order_line, where, "orders"),
         tuple([_operation(op, f"{where}.operations[{i}]") for i, op in enumerate(operations)]) if operations else (),
     )
 
@@ -233,7 +234,7 @@ def request_from_proto(msg: pb.CheckRequest) -> ParsedRequest:
     if not msg.HasField("encounter"):
         raise InvalidField("is required", "encounter")
     encounter = _encounter(msg.encounter, "encounter")
-    history = tuple(_encounter(e, f"history[{i}]") for i, e in enumerate(msg.history))
+    history = tuple([_encounter(e, f"history[{i}]") for i, e in enumerate(msg.history)]) if msg.history else ()
     trig_scen = msg.trig_scen.strip()
     if trig_scen and trig_scen not in TRIG_SCENS:
         raise InvalidField("must be 1–10 (national trig_scen dictionary)", "trig_scen")
