@@ -118,7 +118,7 @@ def _diagnosis(d: pb.Diagnosis) -> m.Diagnosis:
         d.dise_name.strip(),
         d.maindise_flag.strip() == "1",
         d.inout_dise_type.strip(),
-        (_days.get(raw) or _day(raw, "dise_date")) if raw else None,
+        _day(raw, "dise_date") if raw else None,
     )
 
 
@@ -201,9 +201,9 @@ def _encounter(e: pb.Encounter, where: str) -> m.Encounter:
     if not mdtrt_id:
         raise InvalidField("is required", f"{where}.mdtrt_id")
     raw = e.adm_date
-    adm_date = (_days.get(raw) or _day(raw, "adm_date", where)) if raw else None
+    adm_date = _day(raw, "adm_date", where) if raw else None
     raw = e.dscg_date
-    dscg_date = (_days.get(raw) or _day(raw, "dscg_date", where)) if raw else None
+    dscg_date = _day(raw, "dscg_date", where) if raw else None
     operations = e.operations
     return m.Encounter(  # positional: the order of Encounter's fields
         mdtrt_id,
